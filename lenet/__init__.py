@@ -1,0 +1,38 @@
+"""LeNet-5 on Fashion-MNIST: data, model and training, with no knowledge of any tuner."""
+
+from __future__ import annotations
+
+from lenet.data import (
+    CLASS_NAMES,
+    DataError,
+    FashionMNIST,
+    Splits,
+    load_fashion_mnist,
+    train_val_split,
+)
+from lenet.model import ModelConfig, build_model
+from lenet.train import (
+    EpochRecorder,
+    TrainConfig,
+    TrainingDiverged,
+    TrainResult,
+    make_dataset,
+    train,
+)
+
+__all__ = [
+    "CLASS_NAMES",
+    "DataError",
+    "EpochRecorder",
+    "FashionMNIST",
+    "ModelConfig",
+    "Splits",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDiverged",
+    "build_model",
+    "load_fashion_mnist",
+    "make_dataset",
+    "train",
+    "train_val_split",
+]

@@ -1,0 +1,190 @@
+"""Training a LeNet-5 variant: an in-memory tf.data pipeline, Adam, best-epoch weights."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lenet.data import Splits
+from lenet.model import ModelConfig, build_model
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How one variant is trained. Field names are the Optuna parameter names."""
+
+    learning_rate: float = 1e-3  # Adam step size
+    batch_size: int = 128  # images per step
+    epochs: int = 10  # passes over the training images
+    seed: int = 0  # weights init, dropout and shuffling
+    steps_per_execution: int = 32  # steps fused into one tf.function call: less Python per step
+    jit_compile: bool = False  # XLA; measured slower for this model on CPU (see README)
+    eval_batch_size: int = 1000  # validation batches: larger is faster, no effect on results
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        for name in ("batch_size", "epochs", "steps_per_execution", "eval_batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], **defaults: Any) -> TrainConfig:
+        """Builds a config from a dict that may hold other (model) parameters too."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{**defaults, **{k: v for k, v in params.items() if k in names}})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the run's numbers are meaningless."""
+
+
+@dataclass
+class TrainResult:
+    """A trained model (with its best validation epoch's weights) and its learning curves."""
+
+    model: keras.Model
+    history: dict[str, list[float]]  # per epoch: loss, accuracy, val_loss, val_accuracy
+    best_epoch: int  # 1-based epoch with the highest val_accuracy
+    seconds_per_epoch: list[float]
+
+    @property
+    def best_val_accuracy(self) -> float:
+        return self.history["val_accuracy"][self.best_epoch - 1]
+
+
+class _DivergenceGuard(keras.callbacks.Callback):
+    """Stops at the first non-finite loss, with the epoch and batch in the message."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingDiverged(
+                f"loss became {float(loss)} in epoch {self._epoch} (batch {batch}); "
+                "lower the learning rate"
+            )
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Keeps per-epoch logs and times, and the best val_accuracy epoch's weights in memory.
+
+    Pass your own to ``train`` to read the curves of a run that a callback (pruning) ended
+    with an exception: Keras' ``History`` is lost then. And
+    ``EarlyStopping(restore_best_weights=True)`` restores only when it stops training early,
+    so this keeps both itself.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.seconds: list[float] = []
+        self.best_epoch = 0
+        self.best_weights: list[np.ndarray] | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        accuracies = self.history.get("val_accuracy")
+        # Strictly greater: on a tie the earlier (less trained) epoch stays the best.
+        if accuracies and (self.best_epoch == 0 or accuracies[-1] > max(accuracies[:-1])):
+            self.best_epoch = len(accuracies)
+            self.best_weights = self.model.get_weights()
+
+
+def make_dataset(
+    x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0
+) -> tf.data.Dataset:
+    """An in-memory pipeline of ``(images, labels)`` batches.
+
+    Shuffling permutes indices and gathers whole batches from one tensor, rather than
+    shuffling a buffer of single images: one gather per batch instead of one element per image.
+    """
+    images, labels = tf.constant(x), tf.constant(y)
+    ds = tf.data.Dataset.range(len(y))
+    if shuffle:
+        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(
+        lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=config.steps_per_execution,
+        jit_compile=config.jit_compile,
+    )
+    return model
+
+
+def train(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    splits: Splits,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    validate: bool = True,
+    recorder: EpochRecorder | None = None,
+) -> TrainResult:
+    """Trains one LeNet-5 variant from scratch.
+
+    Args:
+        model_config: the variant's shape.
+        train_config: optimizer, batch size, epochs and seed.
+        splits: training and validation images.
+        callbacks: extra Keras callbacks, run after the recorder (e.g. a pruning callback that
+            reads ``val_accuracy``).
+        validate: evaluate on ``splits.x_val`` after every epoch; without it the last epoch's
+            weights are kept.
+        recorder: records the epochs; one is made if not given.
+
+    Returns:
+        The model with its best validation epoch's weights, and per-epoch history.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    keras.utils.set_random_seed(train_config.seed)
+    model = compile_model(build_model(model_config), train_config)
+    train_ds = make_dataset(
+        splits.x_train, splits.y_train, train_config.batch_size, True, train_config.seed
+    )
+    val_ds = None
+    if validate:
+        val_ds = make_dataset(splits.x_val, splits.y_val, train_config.eval_batch_size, False)
+    recorder = recorder or EpochRecorder()
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=train_config.epochs,
+        callbacks=[_DivergenceGuard(), recorder, *callbacks],
+        shuffle=False,  # the dataset reshuffles itself each epoch
+        verbose=0,
+    )
+    if validate and recorder.best_weights is not None:
+        model.set_weights(recorder.best_weights)
+        best_epoch = recorder.best_epoch
+    else:
+        best_epoch = len(recorder.seconds)
+    return TrainResult(model, recorder.history, best_epoch, recorder.seconds)

@@ -1,0 +1,117 @@
+"""The Optuna objective: sample a LeNet-5 variant, train it with pruning, keep its best epoch."""
+
+from __future__ import annotations
+
+import gc
+import math
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import keras
+import optuna
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+from optuna_integration import KerasPruningCallback
+
+from lenet import (
+    EpochRecorder,
+    ModelConfig,
+    Splits,
+    TrainConfig,
+    TrainingDiverged,
+    TrainResult,
+    train,
+)
+from study.space import DEFAULT_SPACE, SearchSpace, suggest, to_configs
+
+METRIC = "val_accuracy"
+
+
+@dataclass
+class Objective:
+    """Trains one sampled variant per call and returns its best epoch's validation accuracy.
+
+    The data are loaded once by the caller and shared by every trial.
+
+    Attributes:
+        splits: training and validation images (never the test set).
+        base_train: training settings the space does not sample (epochs, seed, ...).
+        space: the search space.
+        base_model: model settings the space does not sample.
+        artifact_store: where completed trials' best-epoch models are kept, if anywhere.
+    """
+
+    splits: Splits
+    base_train: TrainConfig
+    space: SearchSpace = field(default_factory=lambda: DEFAULT_SPACE)
+    base_model: ModelConfig = ModelConfig.classic()  # noqa: RUF009 (frozen, so shared is fine)
+    artifact_store: FileSystemArtifactStore | None = None
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        # Each trial builds a new graph; without this, Keras keeps every earlier one alive.
+        keras.backend.clear_session()
+        gc.collect()
+        model_config, train_config = to_configs(
+            suggest(trial, self.space), self.base_model, self.base_train
+        )
+        # Initial weights, dropout masks and shuffling differ per trial, yet are reproducible.
+        train_config = replace(train_config, seed=self.base_train.seed + trial.number)
+        trial.set_user_attr("seed", train_config.seed)
+        recorder = EpochRecorder()
+        try:
+            result = train(
+                model_config,
+                train_config,
+                self.splits,
+                callbacks=[KerasPruningCallback(trial, METRIC)],
+                recorder=recorder,
+            )
+        except optuna.TrialPruned:
+            _record(trial, recorder.history, recorder.seconds, None)
+            trial.set_user_attr("end", f"pruned at epoch {len(recorder.seconds)}")
+            raise
+        except TrainingDiverged as exc:
+            _record(trial, recorder.history, recorder.seconds, None)
+            trial.set_user_attr("end", f"failed: {exc}")
+            raise
+        value = result.best_val_accuracy
+        if not math.isfinite(value):
+            trial.set_user_attr("end", f"failed: val_accuracy is {value}")
+            raise TrainingDiverged(f"val_accuracy is {value}")
+        _record(trial, result.history, result.seconds_per_epoch, result)
+        trial.set_user_attr("end", "completed")
+        if self.artifact_store is not None:
+            save_trial_model(trial, result, self.artifact_store)
+        return value
+
+
+def _record(
+    trial: optuna.Trial,
+    history: dict[str, list[float]],
+    seconds: list[float],
+    result: TrainResult | None,
+) -> None:
+    trial.set_user_attr("history", history)
+    trial.set_user_attr("epochs_run", len(seconds))
+    trial.set_user_attr("seconds_per_epoch", sum(seconds) / len(seconds) if seconds else None)
+    if result is not None:
+        trial.set_user_attr("best_epoch", result.best_epoch)
+        trial.set_user_attr("n_params", result.model.count_params())
+
+
+def save_trial_model(
+    trial: optuna.Trial, result: TrainResult, store: FileSystemArtifactStore
+) -> str:
+    """Saves the best-epoch model as ``trial-N.keras`` and registers it with the trial.
+
+    Returns:
+        The artifact id, also stored as the trial's ``model_artifact_id`` user attribute.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"trial-{trial.number}.keras"
+        result.model.save(path)
+        artifact_id = upload_artifact(
+            artifact_store=store, file_path=str(path), study_or_trial=trial
+        )
+    trial.set_user_attr("model_artifact_id", artifact_id)
+    return artifact_id

@@ -1,0 +1,152 @@
+"""Running a study: load the data once, open the storage, optimize, report each trial."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+from optuna.trial import FrozenTrial, TrialState
+
+from lenet import Splits, TrainConfig, TrainingDiverged, load_fashion_mnist, train_val_split
+from study.objective import Objective
+from study.settings import RunSettings, make_pruner, make_sampler
+from study.space import space_to_json
+from study.storage import create_or_load_study, open_storage, versions
+
+
+def load_splits(settings: RunSettings) -> tuple[Splits, dict[str, str]]:
+    data = load_fashion_mnist(settings.data_dir)
+    splits = train_val_split(
+        data, settings.val_size, settings.seed, settings.train_limit, settings.val_limit
+    )
+    return splits, data.checksums
+
+
+def artifact_store(results_dir: Path) -> FileSystemArtifactStore:
+    path = results_dir / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return FileSystemArtifactStore(str(path))
+
+
+def format_trial(trial: FrozenTrial) -> str:
+    """One progress line: number, state, value, epochs run, seconds."""
+    seconds = trial.duration.total_seconds() if trial.duration else float("nan")
+    value = f"{trial.value:.4f}" if trial.value is not None else "-"
+    if trial.state == TrialState.PRUNED and trial.intermediate_values:
+        value = f"({max(trial.intermediate_values.values()):.4f})"
+    epochs = trial.user_attrs.get("epochs_run", len(trial.intermediate_values))
+    line = (
+        f"trial {trial.number:>3}  {trial.state.name:<8}  val_accuracy {value:>8}  "
+        f"epochs {epochs:>2}  {seconds:6.1f} s"
+    )
+    end = trial.user_attrs.get("end", "")
+    if end.startswith("failed"):
+        line += f"  {end}"
+    return line
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turns SIGTERM into KeyboardInterrupt, which Optuna records as a failed trial."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived; the exit code is 143."""
+
+
+def run_study(
+    settings: RunSettings,
+    out: TextIO = sys.stdout,
+    callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] | None = None,
+) -> optuna.Study:
+    """Creates or resumes the study and runs ``settings.n_trials`` more trials.
+
+    Raises:
+        lenet.DataError: the data files are missing or corrupt.
+        study.storage.StudyError: the storage is unusable or holds an incompatible study.
+        KeyboardInterrupt: Ctrl-C or SIGTERM; the running trial is recorded as failed.
+    """
+    sampler = make_sampler(settings.sampler, settings.seed)
+    pruner = make_pruner(settings.pruner, settings.epochs)
+    splits, checksums = load_splits(settings)
+    storage = open_storage(settings.storage_url)
+    manifest = {
+        "search_space": space_to_json(settings.space),
+        "protocol": settings.protocol(),
+        "data": checksums,
+        "sampler": settings.sampler,
+        "pruner": settings.pruner,
+        "seed": settings.seed,
+        "versions": versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    study = create_or_load_study(storage, settings.study_name, sampler, pruner, manifest)
+    objective = Objective(
+        splits=splits,
+        base_train=TrainConfig(epochs=settings.epochs, seed=settings.seed),
+        space=settings.space,
+        artifact_store=artifact_store(settings.results_dir),
+    )
+    print(
+        f"study {settings.study_name!r} in {settings.storage_url}: "
+        f"{len(study.trials)} earlier trials; {splits.describe()}; "
+        f"{settings.epochs} epochs per trial, {settings.sampler} sampler, "
+        f"{settings.pruner} pruner",
+        file=out,
+        flush=True,
+    )
+
+    def progress(study: optuna.Study, trial: FrozenTrial) -> None:
+        print(format_trial(trial), file=out, flush=True)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with sigterm_as_interrupt():
+        study.optimize(
+            objective,
+            n_trials=settings.n_trials,
+            timeout=settings.timeout,
+            catch=(TrainingDiverged,),
+            callbacks=[progress, *(callbacks or [])],
+            gc_after_trial=True,
+        )
+    return study
+
+
+def summarize_best(study: optuna.Study) -> str:
+    """A few lines on the best trial, or why there is none."""
+    states = [t.state for t in study.trials]
+    counts = ", ".join(
+        f"{states.count(s)} {s.name.lower()}" for s in TrialState if states.count(s)
+    )
+    try:
+        best = study.best_trial
+    except ValueError:
+        return f"{len(states)} trials ({counts}); none completed"
+    params = ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items())
+    return (
+        f"{len(states)} trials ({counts})\n"
+        f"best: trial {best.number}, val_accuracy {best.value:.4f} "
+        f"at epoch {best.user_attrs.get('best_epoch')}, "
+        f"{best.user_attrs.get('n_params')} parameters\n"
+        f"      {params}"
+    )
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

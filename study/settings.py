@@ -1,0 +1,79 @@
+"""Settings of a study run, and the samplers and pruners they name. Light to import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from study.space import DEFAULT_SPACE, SearchSpace
+
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("hyperband", "median", "none")
+DEFAULT_RESULTS_DIR = Path("results")
+DEFAULT_STUDY_NAME = "lenet5-fashion-mnist"
+
+
+def default_storage(results_dir: Path = DEFAULT_RESULTS_DIR) -> str:
+    return f"sqlite:///{results_dir / 'lenet-study.db'}"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """One ``lenet-study run``: what to optimize, where to store it, how long."""
+
+    study_name: str = DEFAULT_STUDY_NAME
+    storage: str | None = None  # SQLAlchemy URL; default: SQLite in results_dir
+    results_dir: Path = DEFAULT_RESULTS_DIR  # model artifacts, exports and reports
+    n_trials: int | None = 20  # trials this process runs; None: until timeout
+    timeout: float | None = None  # seconds; stop starting trials after this
+    epochs: int = 10  # per trial (the pruner's max resource)
+    sampler: str = "tpe"
+    pruner: str = "hyperband"
+    seed: int = 0  # sampler, data split and per-trial training seeds
+    val_size: int = 10_000  # validation images taken from the 60,000 training images
+    train_limit: int | None = None  # stratified subset of the training images (smoke runs)
+    val_limit: int | None = None  # stratified subset of the validation images (smoke runs)
+    data_dir: Path | None = None
+    space: SearchSpace = field(default_factory=lambda: DEFAULT_SPACE)
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or default_storage(self.results_dir)
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> RunSettings:
+        """A smoke preset: 5,000 training and 1,000 validation images, 2 epochs, 4 trials."""
+        return cls(
+            **{"n_trials": 4, "epochs": 2, "train_limit": 5000, "val_limit": 1000, **overrides}
+        )
+
+    def protocol(self) -> dict[str, Any]:
+        """The settings that make two trials' values comparable."""
+        return {
+            "epochs": self.epochs,
+            "val_size": self.val_size,
+            "train_limit": self.train_limit,
+            "val_limit": self.val_limit,
+            "split_seed": self.seed,
+        }
+
+
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ValueError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}")
