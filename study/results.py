@@ -18,7 +18,7 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
     )
     if frame.empty:
         return frame
-    frame = frame.rename(columns={"value": "val_accuracy"})
+    frame = frame.rename(columns=lambda c: "val_accuracy" if c.startswith("value") else c)
     frame.columns = [c.removeprefix("params_").removeprefix("user_attrs_") for c in frame.columns]
     frame["duration"] = frame["duration"].dt.total_seconds().round(1)
     keep = ["number", "state", "val_accuracy", "duration"]

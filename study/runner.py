@@ -72,7 +72,7 @@ class Terminated(KeyboardInterrupt):
 
 def run_study(
     settings: RunSettings,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] | None = None,
 ) -> optuna.Study:
     """Creates or resumes the study and runs ``settings.n_trials`` more trials.
@@ -82,10 +82,11 @@ def run_study(
         study.storage.StudyError: the storage is unusable or holds an incompatible study.
         KeyboardInterrupt: Ctrl-C or SIGTERM; the running trial is recorded as failed.
     """
+    out = out or sys.stdout
     sampler = make_sampler(settings.sampler, settings.seed)
     pruner = make_pruner(settings.pruner, settings.epochs)
+    storage = open_storage(settings.storage_url)  # before the data: a bad URL fails fast
     splits, checksums = load_splits(settings)
-    storage = open_storage(settings.storage_url)
     manifest = {
         "search_space": space_to_json(settings.space),
         "protocol": settings.protocol(),

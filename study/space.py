@@ -42,7 +42,7 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for name, dist in space.items():
         if isinstance(dist, CategoricalDistribution):
-            params[name] = trial.suggest_categorical(name, dist.choices)  # type: ignore[arg-type]
+            params[name] = trial.suggest_categorical(name, dist.choices)
         elif isinstance(dist, IntDistribution):
             params[name] = trial.suggest_int(
                 name, dist.low, dist.high, step=dist.step, log=dist.log

@@ -6,19 +6,26 @@ import platform
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 import sqlalchemy
 import sqlalchemy.exc
-from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-DIRECTION = "maximize"
+DIRECTION: Literal["maximize"] = "maximize"
 METRIC_NAME = "val_accuracy"
 HEARTBEAT_SECONDS = 10  # a killed worker's trial is marked failed after GRACE_SECONDS
 GRACE_SECONDS = 60
 MAX_RETRY = 2  # a killed trial is rerun with the same parameters at most this often
 SQLITE_TIMEOUT_SECONDS = 60  # wait this long for another process' write lock
+
+
+_COMPARED = {  # manifest keys that must match to resume, and how the user knows them
+    "search_space": "search space",
+    "protocol": "protocol (epochs, data sizes, split seed)",
+    "data": "data files",
+}
 
 
 class StudyError(RuntimeError):
@@ -60,7 +67,9 @@ def open_storage(url: str, heartbeat: bool = True) -> RDBStorage:
         heartbeat_kwargs = {
             "heartbeat_interval": HEARTBEAT_SECONDS,
             "grace_period": GRACE_SECONDS,
-            "failed_trial_callback": RetryFailedTrialCallback(max_retry=MAX_RETRY),
+            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(
+                max_retry=MAX_RETRY
+            ),
         }
     try:
         return RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat_kwargs)
@@ -140,9 +149,7 @@ def create_or_load_study(
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names([METRIC_NAME])
         return study
-    changed = [
-        key for key in ("search_space", "protocol", "data") if stored.get(key) != manifest[key]
-    ]
+    changed = [label for key, label in _COMPARED.items() if stored.get(key) != manifest[key]]
     if changed:
         raise StudyError(
             f"study {study_name!r} was made with a different {' and '.join(changed)}; "

@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make study` runs the default study, export and report;
+# `make test` runs the tests. Each installs what it needs first.
+VENV ?= .venv
+BIN := $(VENV)/bin
+APT_PACKAGES ?= dataset-fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system-packages study quick test lint bench clean
+
+$(BIN)/lenet-study: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+system-packages:
+	@if command -v apt-get >/dev/null; then \
+	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; fi; \
+	else echo "no apt-get: Fashion-MNIST will be downloaded by Keras on first use"; fi
+
+setup: system-packages $(BIN)/lenet-study
+
+study: setup
+	$(BIN)/lenet-study run
+	$(BIN)/lenet-study export
+	$(BIN)/lenet-study report
+
+quick: setup
+	$(BIN)/lenet-study run --quick --study-name quick
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check lenet study tests
+	$(BIN)/ruff format --check lenet study tests
+	$(BIN)/mypy lenet study
+
+bench: setup
+	$(BIN)/lenet-study bench
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

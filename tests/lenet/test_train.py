@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lenet import ModelConfig, TrainConfig, TrainingDiverged, make_dataset, train
+
+
+def test_training_returns_curves_and_the_best_epochs_weights(small_splits):
+    result = train(ModelConfig(activation="relu"), TrainConfig(epochs=3), small_splits)
+    assert set(result.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(result.history["val_accuracy"]) == 3 == len(result.seconds_per_epoch)
+    assert result.best_val_accuracy == max(result.history["val_accuracy"])
+    assert result.best_val_accuracy > 0.5  # ten classes: chance is 0.1
+    # The returned weights are the best epoch's, not the last one's.
+    _, accuracy = result.model.evaluate(small_splits.x_val, small_splits.y_val, verbose=0)
+    assert accuracy == pytest.approx(result.best_val_accuracy, abs=1e-6)
+
+
+def test_same_seed_gives_the_same_run(small_splits):
+    config = TrainConfig(epochs=1, seed=3)
+    a = train(ModelConfig(), config, small_splits)
+    b = train(ModelConfig(), config, small_splits)
+    assert a.history["val_accuracy"] == b.history["val_accuracy"]
+
+
+def test_diverging_loss_stops_with_training_diverged(small_splits):
+    with pytest.raises(TrainingDiverged, match="learning rate"):
+        train(
+            ModelConfig(activation="relu"), TrainConfig(learning_rate=1e20, epochs=2), small_splits
+        )
+
+
+def test_dataset_reshuffles_every_epoch_and_covers_every_image():
+    x = np.arange(100, dtype=np.float32).reshape(100, 1, 1, 1)
+    ds = make_dataset(x, np.arange(100), batch_size=32, shuffle=True, seed=0)
+    first = np.concatenate([b[1].numpy() for b in ds])
+    second = np.concatenate([b[1].numpy() for b in ds])
+    assert sorted(first) == list(range(100)) == sorted(second)
+    assert first.tolist() != second.tolist()
+
+
+@pytest.mark.parametrize("bad", [{"learning_rate": 0.0}, {"batch_size": 0}, {"epochs": 0}])
+def test_invalid_training_config_raises_value_error(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        TrainConfig(**bad)

@@ -1,0 +1,97 @@
+"""The command line end to end, on real data shrunk by --quick."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import optuna
+import pandas as pd
+import pytest
+
+from study.cli import main
+
+TINY = ["--quick", "--n-trials", "2", "--epochs", "1"]
+
+
+def _where(tmp_path) -> list[str]:
+    return ["--storage", f"sqlite:///{tmp_path / 'db.sqlite'}", "--results-dir", str(tmp_path)]
+
+
+def test_run_resume_and_list_trials(tmp_path, capsys):
+    assert main(["run", *TINY, *_where(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("trial ") >= 2
+    assert "best: trial" in out
+    assert main(["run", *TINY, *_where(tmp_path)]) == 0
+    assert "2 earlier trials" in capsys.readouterr().out
+    study = optuna.load_study(
+        study_name="lenet5-fashion-mnist", storage=f"sqlite:///{tmp_path / 'db.sqlite'}"
+    )
+    assert len(study.trials) == 4
+    assert all(t.state.is_finished() for t in study.trials)
+    assert study.user_attrs["manifest"]["protocol"]["epochs"] == 1
+
+    csv = tmp_path / "trials.csv"
+    assert main(["trials", *_where(tmp_path), "--csv", str(csv)]) == 0
+    table = pd.read_csv(csv)
+    assert table["number"].tolist() == [0, 1, 2, 3]
+    assert {"val_accuracy", "learning_rate", "c1_filters", "epochs_run"} <= set(table.columns)
+
+
+def test_resuming_with_other_epochs_is_refused_and_keeps_the_trials(tmp_path, capsys):
+    assert main(["run", *TINY, *_where(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["run", "--quick", "--n-trials", "1", "--epochs", "2", *_where(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lenet-study: error:") and "protocol" in err
+    assert "\n" not in err
+    study = optuna.load_study(
+        study_name="lenet5-fashion-mnist", storage=f"sqlite:///{tmp_path / 'db.sqlite'}"
+    )
+    assert len(study.trials) == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--n-trials", "-3"],
+        ["run", "--n-trials", "many"],
+        ["run", "--epochs", "0"],
+        ["run", "--sampler", "grid"],
+        ["run", "--pruner", "patient"],
+        ["run", "--timeout", "-1"],
+        ["fly"],
+    ],
+)
+def test_invalid_flags_exit_2_with_a_usage_line(argv, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_unparsable_storage_url_exits_2_without_a_traceback(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "study.cli",
+            "run",
+            "--storage",
+            "no-such-scheme:/x",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "cannot parse storage URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_trials_of_a_missing_study_exit_1(tmp_path, capsys):
+    assert main(["trials", *_where(tmp_path), "--study-name", "nope"]) == 1
+    assert "no study 'nope'" in capsys.readouterr().err

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from lenet import TrainConfig
+from study.objective import Objective
+from study.runner import artifact_store
+
+GOOD = {
+    "activation": "relu",
+    "learning_rate": 3e-3,
+    "batch_size": 64,
+    "dropout_rate": 0.0,
+    "c1_filters": 6,
+    "c3_filters": 16,
+}
+
+
+def _study(**kwargs) -> optuna.Study:
+    return optuna.create_study(direction="maximize", **kwargs)
+
+
+def test_one_real_trial_returns_its_best_epoch_and_keeps_its_model(small_splits, tmp_path):
+    store = artifact_store(tmp_path)
+    study = _study()
+    study.enqueue_trial(GOOD)
+    study.optimize(
+        Objective(small_splits, TrainConfig(epochs=2), artifact_store=store), n_trials=1
+    )
+    trial = study.trials[0]
+    history = trial.user_attrs["history"]
+    assert trial.state == TrialState.COMPLETE
+    assert trial.value == max(history["val_accuracy"]) > 0.5
+    assert trial.user_attrs["best_epoch"] == 1 + history["val_accuracy"].index(trial.value)
+    assert trial.user_attrs["n_params"] == 61_706
+    assert trial.user_attrs["epochs_run"] == 2
+    assert trial.user_attrs["end"] == "completed"
+    metas = optuna.artifacts.get_all_artifact_meta(trial, storage=study._storage)
+    assert [m.filename for m in metas] == ["trial-0.keras"]
+    assert (tmp_path / "artifacts" / trial.user_attrs["model_artifact_id"]).stat().st_size > 0
+
+
+def test_median_pruner_prunes_a_hopeless_trial_and_leaves_no_model(small_splits, tmp_path):
+    study = _study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0))
+    study.enqueue_trial(GOOD)
+    study.enqueue_trial({**GOOD, "learning_rate": 1e-4, "batch_size": 256, "activation": "tanh"})
+    objective = Objective(
+        small_splits, TrainConfig(epochs=3), artifact_store=artifact_store(tmp_path)
+    )
+    study.optimize(objective, n_trials=2)
+    pruned = study.trials[1]
+    assert pruned.state == TrialState.PRUNED
+    assert pruned.user_attrs["end"] == "pruned at epoch 1"
+    assert len(pruned.user_attrs["history"]["val_accuracy"]) == 1
+    assert "model_artifact_id" not in pruned.user_attrs
+    assert len(list((tmp_path / "artifacts").iterdir())) == 1
+
+
+def test_diverging_trial_fails_with_its_reason_and_never_becomes_best(small_splits):
+    from lenet import TrainingDiverged
+
+    study = _study()
+    study.enqueue_trial({**GOOD, "learning_rate": 1e20})
+    study.optimize(
+        Objective(small_splits, TrainConfig(epochs=1)), n_trials=1, catch=(TrainingDiverged,)
+    )
+    trial = study.trials[0]
+    assert trial.state == TrialState.FAIL
+    assert "loss became" in trial.user_attrs["end"]
+    with pytest.raises(ValueError):
+        study.best_trial  # noqa: B018
