@@ -10,6 +10,7 @@ from lenet.data import (
     load_fashion_mnist,
     train_val_split,
 )
+from lenet.evaluate import Evaluation, evaluate_model, summarize_predictions
 from lenet.model import ModelConfig, build_model
 from lenet.train import (
     EpochRecorder,
@@ -17,6 +18,7 @@ from lenet.train import (
     TrainingDiverged,
     TrainResult,
     make_dataset,
+    set_threads,
     train,
 )
 
@@ -24,6 +26,7 @@ __all__ = [
     "CLASS_NAMES",
     "DataError",
     "EpochRecorder",
+    "Evaluation",
     "FashionMNIST",
     "ModelConfig",
     "Splits",
@@ -31,8 +34,11 @@ __all__ = [
     "TrainResult",
     "TrainingDiverged",
     "build_model",
+    "evaluate_model",
     "load_fashion_mnist",
     "make_dataset",
+    "set_threads",
+    "summarize_predictions",
     "train",
     "train_val_split",
 ]

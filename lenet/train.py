@@ -108,6 +108,23 @@ class EpochRecorder(keras.callbacks.Callback):
             self.best_weights = self.model.get_weights()
 
 
+def set_threads(threads: int) -> None:
+    """Caps TensorFlow's CPU threads for this process; call before the first TensorFlow op.
+
+    Each op uses up to ``threads`` cores and at most ``threads`` ops run side by side, so
+    several worker processes can share a machine without oversubscribing it.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads}")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        raise RuntimeError(
+            "set_threads() must run before TensorFlow executes its first operation"
+        ) from None
+
+
 def make_dataset(
     x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0
 ) -> tf.data.Dataset:

@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pruner", choices=PRUNERS, default="hyperband")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
+    run.add_argument("--threads", type=_positive_int, help="TensorFlow CPU threads (default: all)")
     run.add_argument(
         "--quick",
         action="store_true",
@@ -115,6 +116,7 @@ def _run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "data_dir": args.data_dir,
         "timeout": args.timeout,
+        "threads": args.threads,
     }
     if args.n_trials is not None:
         options["n_trials"] = args.n_trials

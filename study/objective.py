@@ -20,6 +20,7 @@ from lenet import (
     TrainConfig,
     TrainingDiverged,
     TrainResult,
+    evaluate_model,
     train,
 )
 from study.space import DEFAULT_SPACE, SearchSpace, suggest, to_configs
@@ -79,6 +80,8 @@ class Objective:
             trial.set_user_attr("end", f"failed: val_accuracy is {value}")
             raise TrainingDiverged(f"val_accuracy is {value}")
         _record(trial, result.history, result.seconds_per_epoch, result)
+        validation = evaluate_model(result.model, self.splits.x_val, self.splits.y_val)
+        trial.set_user_attr("val_confusion", validation.confusion)
         trial.set_user_attr("end", "completed")
         if self.artifact_store is not None:
             save_trial_model(trial, result, self.artifact_store)

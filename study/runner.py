@@ -14,7 +14,14 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import FrozenTrial, TrialState
 
-from lenet import Splits, TrainConfig, TrainingDiverged, load_fashion_mnist, train_val_split
+from lenet import (
+    Splits,
+    TrainConfig,
+    TrainingDiverged,
+    load_fashion_mnist,
+    set_threads,
+    train_val_split,
+)
 from study.objective import Objective
 from study.settings import RunSettings, make_pruner, make_sampler
 from study.space import space_to_json
@@ -83,6 +90,8 @@ def run_study(
         KeyboardInterrupt: Ctrl-C or SIGTERM; the running trial is recorded as failed.
     """
     out = out or sys.stdout
+    if settings.threads is not None:
+        set_threads(settings.threads)
     sampler = make_sampler(settings.sampler, settings.seed)
     pruner = make_pruner(settings.pruner, settings.epochs)
     storage = open_storage(settings.storage_url)  # before the data: a bad URL fails fast

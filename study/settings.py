@@ -37,6 +37,7 @@ class RunSettings:
     train_limit: int | None = None  # stratified subset of the training images (smoke runs)
     val_limit: int | None = None  # stratified subset of the validation images (smoke runs)
     data_dir: Path | None = None
+    threads: int | None = None  # TensorFlow CPU threads for this process; None: all cores
     space: SearchSpace = field(default_factory=lambda: DEFAULT_SPACE)
 
     @property
