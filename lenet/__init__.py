@@ -12,6 +12,7 @@ from lenet.data import (
 )
 from lenet.evaluate import Evaluation, evaluate_model, summarize_predictions
 from lenet.model import ModelConfig, build_model
+from lenet.saving import ModelFileError, load_model, prepare_image
 from lenet.train import (
     EpochRecorder,
     TrainConfig,
@@ -29,6 +30,7 @@ __all__ = [
     "Evaluation",
     "FashionMNIST",
     "ModelConfig",
+    "ModelFileError",
     "Splits",
     "TrainConfig",
     "TrainResult",
@@ -36,7 +38,9 @@ __all__ = [
     "build_model",
     "evaluate_model",
     "load_fashion_mnist",
+    "load_model",
     "make_dataset",
+    "prepare_image",
     "set_threads",
     "summarize_predictions",
     "train",

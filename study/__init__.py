@@ -1,0 +1,26 @@
+"""The Optuna study around ``lenet``: search space, objective, storage, export, CLI.
+
+Names are imported on first use, so ``lenet-study --help`` does not wait for TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DEFAULT_SPACE", "Objective", "RunSettings", "load_best_model", "run_study"]
+
+_HOMES = {
+    "DEFAULT_SPACE": "study.space",
+    "Objective": "study.objective",
+    "RunSettings": "study.settings",
+    "load_best_model": "study.export",
+    "run_study": "study.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'study' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_HOMES[name]), name)

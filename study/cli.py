@@ -80,18 +80,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     trials = commands.add_parser("trials", parents=[common], help="list a study's trials")
     trials.add_argument("--csv", type=Path, help="also write the table to this CSV file")
+
+    export = commands.add_parser(
+        "export", parents=[common], help="write the best trial's model and its record"
+    )
+    export.add_argument("--out", type=Path, help="folder (default: RESULTS_DIR/STUDY_NAME)")
+
+    evaluate = commands.add_parser("evaluate", help="score a model on the 10,000 test images")
+    evaluate.add_argument("--model", type=Path, required=True, help="a .keras file")
+    evaluate.add_argument("--json", type=Path, help="also write the results as JSON")
+    evaluate.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
+
+    predict = commands.add_parser("predict", help="classify your own garment images")
+    predict.add_argument("--model", type=Path, required=True, help="a .keras file")
+    predict.add_argument("images", nargs="+", type=Path, help="PNG or JPEG files")
+    predict.add_argument("--top", type=_positive_int, default=3, help="classes shown per image")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    from lenet import DataError
+    from lenet import DataError, ModelFileError
     from study.storage import StudyError
 
     try:
         return COMMANDS[args.command](args)
-    except (DataError, StudyError, ValueError) as exc:
+    except (DataError, StudyError, ModelFileError, ValueError) as exc:
         print(f"lenet-study: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1
     except KeyboardInterrupt as exc:
@@ -142,7 +157,58 @@ def _trials(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "trials": _trials}
+def _export(args: argparse.Namespace) -> int:
+    from study.export import export_best
+    from study.runner import artifact_store
+    from study.settings import default_storage
+    from study.storage import load_study
+
+    study = load_study(args.storage or default_storage(args.results_dir), args.study_name)
+    out = args.out or args.results_dir / args.study_name
+    record = export_best(study, artifact_store(args.results_dir), out)
+    print(
+        f"exported trial {record['trial_number']} (val_accuracy {record['val_accuracy']:.4f}, "
+        f"{record['n_params']} parameters) to {out / 'best_model.keras'}"
+    )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from lenet import evaluate_model, load_fashion_mnist, load_model
+
+    model = load_model(args.model)
+    data = load_fashion_mnist(args.data_dir)
+    evaluation = evaluate_model(model, data.x_test, data.y_test)
+    print(f"{args.model} on the Fashion-MNIST test set")
+    print(evaluation.table())
+    if args.json:
+        args.json.write_text(json.dumps(evaluation.to_dict(), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from lenet import CLASS_NAMES, load_model, prepare_image
+
+    model = load_model(args.model)
+    images = np.stack([prepare_image(path) for path in args.images])
+    for path, probabilities in zip(args.images, model.predict(images, verbose=0), strict=True):
+        ranked = np.argsort(probabilities)[::-1][: args.top]
+        print(f"{path}: " + ", ".join(f"{CLASS_NAMES[c]} {probabilities[c]:.3f}" for c in ranked))
+    return 0
+
+
+COMMANDS = {
+    "run": _run,
+    "trials": _trials,
+    "export": _export,
+    "evaluate": _evaluate,
+    "predict": _predict,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,146 @@
+"""Exporting a study's best model, atomically, with the record that makes it trustworthy."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import optuna
+from optuna.artifacts import FileSystemArtifactStore, download_artifact
+from optuna.artifacts.exceptions import ArtifactNotFound
+from optuna.trial import FrozenTrial
+
+from lenet.saving import ModelFileError, load_model, sha256_of
+from study.storage import StudyError, load_study, versions
+
+MODEL_NAME = "best_model.keras"
+RECORD_NAME = "best_model.json"
+
+
+def best_completed_trial(study: optuna.Study) -> FrozenTrial:
+    """The completed trial with the highest validation accuracy.
+
+    Raises:
+        StudyError: no trial has completed yet.
+    """
+    try:
+        return study.best_trial
+    except ValueError:
+        raise StudyError(
+            f"study {study.study_name!r} has no completed trial yet; run `lenet-study run` first"
+        ) from None
+
+
+def fetch_trial_model(
+    trial: FrozenTrial, store: FileSystemArtifactStore, destination: Path
+) -> None:
+    """Copies the trial's best-epoch model from the artifact store to ``destination``."""
+    artifact_id = trial.user_attrs.get("model_artifact_id")
+    if artifact_id is None:
+        raise StudyError(f"trial {trial.number} kept no model file; rerun the study to make one")
+    try:
+        download_artifact(
+            artifact_store=store, file_path=str(destination), artifact_id=artifact_id
+        )
+    except ArtifactNotFound:
+        raise StudyError(
+            f"the model file of trial {trial.number} is missing from the artifact store; "
+            "pass the --results-dir the study ran with"
+        ) from None
+
+
+def _write_temporary(folder: Path, name: str, write: Callable[[Path], object]) -> Path:
+    """Writes a hidden temporary file next to ``folder / name`` with ``write(path)``.
+
+    The caller renames it into place: same folder, so ``os.replace`` is an atomic rename.
+    """
+    tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp{Path(name).suffix}"
+    try:
+        write(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def export_best(
+    study: optuna.Study, store: FileSystemArtifactStore, out_dir: Path
+) -> dict[str, Any]:
+    """Writes ``best_model.keras`` and ``best_model.json`` for the study's best trial.
+
+    Both files are written to temporary names in ``out_dir``, the model is reloaded in safe
+    mode and checked, and only then are they renamed into place: an interrupted export never
+    replaces a good model with a broken one.
+
+    Returns:
+        The record written to ``best_model.json``.
+
+    Raises:
+        StudyError: no completed trial, or its model file is missing.
+    """
+    trial = best_completed_trial(study)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp_model = _write_temporary(out_dir, MODEL_NAME, lambda p: fetch_trial_model(trial, store, p))
+    try:
+        sha256 = sha256_of(tmp_model)
+        try:
+            model = load_model(tmp_model, expected_sha256=sha256)
+        except ModelFileError as exc:
+            raise StudyError(
+                f"the stored model of trial {trial.number} is unusable: {exc}"
+            ) from None
+        manifest = study.user_attrs.get("manifest", {})
+        record = {
+            "study_name": study.study_name,
+            "trial_number": trial.number,
+            "params": trial.params,
+            "val_accuracy": trial.value,
+            "best_epoch": trial.user_attrs.get("best_epoch"),
+            "n_params": model.count_params(),
+            "sha256": sha256,
+            "model_file": MODEL_NAME,
+            "protocol": manifest.get("protocol"),
+            "data": manifest.get("data"),
+            "versions": {**manifest.get("versions", {}), "exported_with": versions()},
+            "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        keras.backend.clear_session()
+        text = json.dumps(record, indent=2) + "\n"
+        tmp_record = _write_temporary(out_dir, RECORD_NAME, lambda p: p.write_text(text))
+    except BaseException:
+        tmp_model.unlink(missing_ok=True)
+        raise
+    # Model first: a crash between the renames leaves a model whose checksum the old record
+    # does not match, which load_model refuses, rather than a record vouching for a stale file.
+    os.replace(tmp_model, out_dir / MODEL_NAME)
+    os.replace(tmp_record, out_dir / RECORD_NAME)
+    return record
+
+
+def load_best_model(
+    storage_url: str, study_name: str, results_dir: str | os.PathLike[str] = "results"
+) -> keras.Model:
+    """Loads the best trial's model straight from a study's storage and artifact store.
+
+    Args:
+        storage_url: the study's SQLAlchemy URL, e.g. ``sqlite:///results/lenet-study.db``.
+        study_name: the study's name.
+        results_dir: the ``--results-dir`` the study ran with (holds ``artifacts/``).
+
+    Raises:
+        StudyError: no such study, no completed trial, or its model file is missing.
+    """
+    study = load_study(storage_url, study_name)
+    trial = best_completed_trial(study)
+    store = FileSystemArtifactStore(str(Path(results_dir) / "artifacts"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"trial-{trial.number}.keras"
+        fetch_trial_model(trial, store, path)
+        return load_model(path)
