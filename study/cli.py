@@ -71,7 +71,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pruner", choices=PRUNERS, default="hyperband")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
-    run.add_argument("--threads", type=_positive_int, help="TensorFlow CPU threads (default: all)")
+    run.add_argument(
+        "--train-limit", type=_positive_int, help="use a stratified subset of training images"
+    )
+    run.add_argument(
+        "--val-limit", type=_positive_int, help="use a stratified subset of validation images"
+    )
+    run.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="worker processes on this machine, sharing the trials and the cores (default: 1)",
+    )
+    run.add_argument(
+        "--threads", type=_positive_int, help="TensorFlow CPU threads per worker (default: all)"
+    )
+    run.add_argument(
+        "--heartbeat",
+        type=_positive_int,
+        default=10,
+        help="seconds between worker heartbeats; a trial whose worker died is failed after 3 "
+        "missed beats and retried (default: %(default)s)",
+    )
+    run.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     run.add_argument(
         "--quick",
         action="store_true",
@@ -132,14 +154,25 @@ def _run(args: argparse.Namespace) -> int:
         "data_dir": args.data_dir,
         "timeout": args.timeout,
         "threads": args.threads,
+        "heartbeat_interval": args.heartbeat,
+        "worker_index": args.worker_index,
     }
+    for name in ("train_limit", "val_limit"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     if args.n_trials is not None:
         options["n_trials"] = args.n_trials
     if args.epochs is not None:
         options["epochs"] = args.epochs
     settings = RunSettings.quick(**options) if args.quick else RunSettings(**options)
-    study = run_study(settings)
-    print(summarize_best(study))
+    if args.workers > 1:
+        from study.storage import load_study
+        from study.workers import run_workers
+
+        code = run_workers(settings, args.workers)
+        print(summarize_best(load_study(settings.storage_url, settings.study_name)))
+        return code
+    print(summarize_best(run_study(settings)))
     return 0
 
 

@@ -92,9 +92,10 @@ def run_study(
     out = out or sys.stdout
     if settings.threads is not None:
         set_threads(settings.threads)
-    sampler = make_sampler(settings.sampler, settings.seed)
+    sampler = make_sampler(settings.sampler, settings.sampler_seed)
     pruner = make_pruner(settings.pruner, settings.epochs)
-    storage = open_storage(settings.storage_url)  # before the data: a bad URL fails fast
+    # Before the data: a bad URL fails fast.
+    storage = open_storage(settings.storage_url, settings.heartbeat_interval)
     splits, checksums = load_splits(settings)
     manifest = {
         "search_space": space_to_json(settings.space),
@@ -125,7 +126,9 @@ def run_study(
     def progress(study: optuna.Study, trial: FrozenTrial) -> None:
         print(format_trial(trial), file=out, flush=True)
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Our progress line reports each trial, failures with their reason; Optuna's own warning
+    # for a failed trial repeats it with a traceback.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     with sigterm_as_interrupt():
         study.optimize(
             objective,

@@ -38,6 +38,8 @@ class RunSettings:
     val_limit: int | None = None  # stratified subset of the validation images (smoke runs)
     data_dir: Path | None = None
     threads: int | None = None  # TensorFlow CPU threads for this process; None: all cores
+    worker_index: int = 0  # offsets the sampler seed, so parallel workers propose apart
+    heartbeat_interval: int = 10  # seconds; a dead worker's trial fails after 3 missed beats
     space: SearchSpace = field(default_factory=lambda: DEFAULT_SPACE)
 
     @property
@@ -50,6 +52,10 @@ class RunSettings:
         return cls(
             **{"n_trials": 4, "epochs": 2, "train_limit": 5000, "val_limit": 1000, **overrides}
         )
+
+    @property
+    def sampler_seed(self) -> int:
+        return self.seed + self.worker_index
 
     def protocol(self) -> dict[str, Any]:
         """The settings that make two trials' values comparable."""

@@ -15,8 +15,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 DIRECTION: Literal["maximize"] = "maximize"
 METRIC_NAME = "val_accuracy"
-HEARTBEAT_SECONDS = 10  # a killed worker's trial is marked failed after GRACE_SECONDS
-GRACE_SECONDS = 60
+MISSED_HEARTBEATS = 3  # a trial whose worker missed this many beats is failed and retried
 MAX_RETRY = 2  # a killed trial is rerun with the same parameters at most this often
 SQLITE_TIMEOUT_SECONDS = 60  # wait this long for another process' write lock
 
@@ -43,12 +42,13 @@ def parse_storage_url(url: str) -> sqlalchemy.engine.URL:
         ) from None
 
 
-def open_storage(url: str, heartbeat: bool = True) -> RDBStorage:
+def open_storage(url: str, heartbeat_interval: int | None = None) -> RDBStorage:
     """Opens (and if needed creates) an Optuna RDB storage.
 
     SQLite files get their folder created and a lock timeout, so several local processes
-    (workers, the dashboard) can share one file. With ``heartbeat``, a trial whose process
-    died is marked failed and retried with the same parameters.
+    (workers, the dashboard) can share one file. With ``heartbeat_interval`` (seconds), a
+    trial whose process died is marked failed by the next worker to start a trial, and retried
+    with the same parameters at most ``MAX_RETRY`` times.
 
     Raises:
         ValueError: the URL cannot be parsed.
@@ -63,10 +63,10 @@ def open_storage(url: str, heartbeat: bool = True) -> RDBStorage:
     else:
         engine_kwargs["pool_pre_ping"] = True
     heartbeat_kwargs: dict[str, Any] = {}
-    if heartbeat:
+    if heartbeat_interval is not None:
         heartbeat_kwargs = {
-            "heartbeat_interval": HEARTBEAT_SECONDS,
-            "grace_period": GRACE_SECONDS,
+            "heartbeat_interval": heartbeat_interval,
+            "grace_period": MISSED_HEARTBEATS * heartbeat_interval,
             "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(
                 max_retry=MAX_RETRY
             ),
@@ -165,7 +165,7 @@ def load_study(storage_url: str, study_name: str) -> optuna.Study:
     Raises:
         StudyError: no such study, with the names that exist.
     """
-    storage = open_storage(storage_url, heartbeat=False)
+    storage = open_storage(storage_url)
     try:
         return optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:

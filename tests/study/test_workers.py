@@ -1,0 +1,242 @@
+"""Several workers on one study, and every way a worker can die, with real processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from study.cli import main
+from study.settings import RunSettings
+from study.storage import StudyError, open_storage
+from study.workers import split_evenly, to_argv, worker_settings
+
+STUDY = "lenet5-fashion-mnist"
+
+
+def test_trials_and_cores_are_split_between_workers():
+    assert split_evenly(7, 3) == [3, 2, 2]
+    workers = worker_settings(RunSettings(n_trials=3, threads=None), 2)
+    assert [w.n_trials for w in workers] == [2, 1]
+    assert [w.worker_index for w in workers] == [0, 1]
+    assert len({w.sampler_seed for w in workers}) == 2
+    assert all(w.threads == max(1, (os.cpu_count() or 1) // 2) for w in workers)
+    # More workers than trials: the idle ones are not started.
+    assert len(worker_settings(RunSettings(n_trials=1), 3)) == 1
+
+
+def test_worker_command_line_round_trips_the_settings():
+    from study.cli import build_parser
+
+    settings = RunSettings.quick(n_trials=3, threads=1, worker_index=2, storage="sqlite:///x.db")
+    args = build_parser().parse_args(to_argv(settings))
+    assert (args.n_trials, args.threads, args.worker_index) == (3, 1, 2)
+    assert (args.train_limit, args.val_limit, args.epochs) == (5000, 1000, 2)
+
+
+def _check_finished(url: str, expected: int) -> None:
+    study = optuna.load_study(study_name=STUDY, storage=url)
+    trials = study.trials
+    assert len(trials) == expected
+    assert sorted(t.number for t in trials) == list(range(expected))
+    for trial in trials:
+        assert trial.state in (TrialState.COMPLETE, TrialState.PRUNED), trial
+        assert set(trial.params) == set(study.trials[0].params)
+        if trial.state == TrialState.COMPLETE:
+            assert trial.value == max(trial.user_attrs["history"]["val_accuracy"])
+
+
+def test_two_local_workers_share_one_sqlite_study(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    argv = ["run", "--workers", "2", "--quick", "--n-trials", "4", "--epochs", "1"]
+    assert main([*argv, "--storage", url, "--results-dir", str(tmp_path)]) == 0
+    _check_finished(url, 4)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server on loopback with its own data folder."""
+    if os.environ.get("LENET_TEST_POSTGRES_URL"):
+        yield os.environ["LENET_TEST_POSTGRES_URL"]
+        return
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not bins:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; CI installs it)")
+    # Not under pytest's temporary folder: that is private to root, and the server runs as
+    # the postgres user.
+    folder = Path(tempfile.mkdtemp(prefix="lenet-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(folder, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", _free_port()
+    (folder / "pw").write_text("secret\n")
+    if as_user:
+        shutil.chown(folder / "pw", "postgres")
+    subprocess.run(
+        [
+            *as_user,
+            bins[-1] / "initdb",
+            "-D",
+            data,
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            f"--pwfile={folder / 'pw'}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-h 127.0.0.1 -p {port} -k {folder}"
+    subprocess.run(
+        [
+            *as_user,
+            bins[-1] / "pg_ctl",
+            "-D",
+            data,
+            "-o",
+            options,
+            "-l",
+            folder / "log",
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://postgres:secret@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, bins[-1] / "pg_ctl", "-D", data, "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+
+
+def test_three_workers_share_one_postgresql_study(postgres_url, tmp_path):
+    argv = ["run", "--workers", "3", "--quick", "--n-trials", "3", "--epochs", "1"]
+    assert main([*argv, "--storage", postgres_url, "--results-dir", str(tmp_path)]) == 0
+    _check_finished(postgres_url, 3)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@127.0.0.1:1/nowhere",
+        "postgresql+psycopg://nobody:wrong@127.0.0.1:1/db",
+    ],
+    ids=["no-credentials", "credentials"],
+)
+def test_unreachable_database_server_gives_one_line(url):
+    with pytest.raises(StudyError) as excinfo:
+        open_storage(url)
+    assert "\n" not in str(excinfo.value) and "cannot use storage" in str(excinfo.value)
+    assert "wrong" not in str(excinfo.value)  # the password is not echoed
+
+
+def test_wrong_password_on_a_real_server_gives_one_line(postgres_url):
+    with pytest.raises(StudyError) as excinfo:
+        open_storage(postgres_url.replace(":secret@", ":wrong@"))
+    message = str(excinfo.value)
+    assert "password authentication failed" in message and "\n" not in message
+    assert "wrong" not in message
+
+
+def _start_worker(tmp_path: Path, *extra: str) -> subprocess.Popen:
+    argv = [
+        "run",
+        "--quick",
+        "--n-trials",
+        "1",
+        "--epochs",
+        "4",
+        "--pruner",
+        "none",
+        "--heartbeat",
+        "1",
+        "--storage",
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "--results-dir",
+        str(tmp_path),
+        *extra,
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-m", "study.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_running_trial(tmp_path: Path, process: subprocess.Popen) -> None:
+    """Waits until the worker is inside its first epoch."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            trials = optuna.load_study(study_name=STUDY, storage=url).trials
+        except (KeyError, Exception):
+            trials = []
+        if trials and trials[0].state == TrialState.RUNNING:
+            time.sleep(2)  # into the training loop, past model building
+            return
+        time.sleep(0.5)
+    pytest.fail("no trial started within 120 s")
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_worker_records_its_trial_as_failed_and_the_study_resumes(
+    tmp_path, signum, code
+):
+    process = _start_worker(tmp_path)
+    _wait_for_running_trial(tmp_path, process)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == code, err
+    assert "interrupted" in err and "Traceback" not in err
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert [t.state for t in optuna.load_study(study_name=STUDY, storage=url).trials] == [
+        TrialState.FAIL
+    ]
+    assert not list((tmp_path / "artifacts").iterdir())  # no half-written model
+    resumed = _start_worker(tmp_path, "--epochs", "4")
+    resumed.communicate(timeout=300)
+    assert resumed.returncode == 0
+    states = [t.state for t in optuna.load_study(study_name=STUDY, storage=url).trials]
+    assert states[-1] == TrialState.COMPLETE
+
+
+def test_killed_worker_trial_fails_on_heartbeat_and_is_retried_with_its_parameters(tmp_path):
+    process = _start_worker(tmp_path)
+    _wait_for_running_trial(tmp_path, process)
+    process.kill()
+    process.communicate()
+    time.sleep(4)  # three missed one-second heartbeats
+    retry = _start_worker(tmp_path)
+    _, err = retry.communicate(timeout=300)
+    assert retry.returncode == 0, err
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    killed, retried = optuna.load_study(study_name=STUDY, storage=url).trials
+    assert killed.state == TrialState.FAIL
+    assert retried.state == TrialState.COMPLETE
+    assert retried.params == killed.params
+    assert retried.system_attrs.get("failed_trial") == killed.number
