@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    import optuna
+
+    # Progress lines are ours; Optuna's INFO lines ("A new study created...") repeat them.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     from lenet import DataError, ModelFileError
     from study.storage import StudyError
 

@@ -62,26 +62,26 @@ def open_storage(url: str, heartbeat_interval: int | None = None) -> RDBStorage:
         engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_SECONDS}
     else:
         engine_kwargs["pool_pre_ping"] = True
-    heartbeat_kwargs: dict[str, Any] = {}
-    if heartbeat_interval is not None:
-        heartbeat_kwargs = {
-            "heartbeat_interval": heartbeat_interval,
-            "grace_period": MISSED_HEARTBEATS * heartbeat_interval,
-            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(
-                max_retry=MAX_RETRY
-            ),
-        }
-    try:
-        return RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat_kwargs)
-    except ModuleNotFoundError as exc:
-        raise StudyError(
-            f"storage {parsed.render_as_string()} needs the Python package {exc.name!r}; "
-            f"pip install it"
-        ) from None
-    except (sqlalchemy.exc.SQLAlchemyError, RuntimeError, ValueError) as exc:
-        raise StudyError(
-            f"cannot use storage {parsed.render_as_string()}: {_first_line(exc)}"
-        ) from None
+    with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        heartbeat_kwargs: dict[str, Any] = {}
+        if heartbeat_interval is not None:
+            heartbeat_kwargs = {
+                "heartbeat_interval": heartbeat_interval,
+                "grace_period": MISSED_HEARTBEATS * heartbeat_interval,
+                "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(MAX_RETRY),
+            }
+        try:
+            return RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat_kwargs)
+        except ModuleNotFoundError as exc:
+            raise StudyError(
+                f"storage {parsed.render_as_string()} needs the Python package {exc.name!r}; "
+                f"pip install it"
+            ) from None
+        except (sqlalchemy.exc.SQLAlchemyError, RuntimeError, ValueError) as exc:
+            raise StudyError(
+                f"cannot use storage {parsed.render_as_string()}: {_first_line(exc)}"
+            ) from None
 
 
 def _first_line(exc: BaseException) -> str:
