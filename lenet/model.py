@@ -7,7 +7,9 @@ layer over the flattened maps).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from functools import partial
 from typing import Any
 
 import keras
@@ -29,6 +31,7 @@ class ModelConfig:
     f6_units: int = 84  # F6 width
     dropout_rate: float = 0.0  # after C5 and F6; 0 disables the layers
     pooling: str = "average"  # S2/S4 subsampling: "average" (the paper's) or "max"
+    batch_norm: bool = False  # normalize C1, C3, C5 and F6 before their activation
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -56,6 +59,16 @@ class ModelConfig:
         return asdict(self)
 
 
+def _stage(x: Any, make: Callable[..., keras.layers.Layer], name: str, config: ModelConfig) -> Any:
+    """One trainable LeNet stage, named as in the paper: ``make(**kwargs)`` builds its layer."""
+    if not config.batch_norm:
+        return make(activation=config.activation, name=name)(x)
+    x = make(use_bias=False, name=name)(x)  # batch normalization's shift replaces the bias
+    # Momentum 0.9, not 0.99: short trials must get usable moving statistics in few steps.
+    x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return keras.layers.Activation(config.activation, name=f"{name}_act")(x)
+
+
 def build_model(config: ModelConfig) -> keras.Model:
     """Builds an uncompiled LeNet-5 variant.
 
@@ -69,20 +82,18 @@ def build_model(config: ModelConfig) -> keras.Model:
     pool = (
         keras.layers.AveragePooling2D if config.pooling == "average" else keras.layers.MaxPooling2D
     )
-    act = config.activation
     inputs = keras.Input(INPUT_SHAPE, name="image")
+    conv, dense = keras.layers.Conv2D, keras.layers.Dense
     # "same" padding at C1 maps 28x28 input the way the paper's 32x32 did: 28x28 C1 maps.
-    x = keras.layers.Conv2D(config.c1_filters, 5, padding="same", activation=act, name="C1")(
-        inputs
-    )
+    x = _stage(inputs, partial(conv, config.c1_filters, 5, padding="same"), "C1", config)
     x = pool(2, name="S2")(x)  # (batch, 14, 14, c1_filters)
-    x = keras.layers.Conv2D(config.c3_filters, 5, activation=act, name="C3")(x)
+    x = _stage(x, partial(conv, config.c3_filters, 5), "C3", config)
     x = pool(2, name="S4")(x)  # (batch, 5, 5, c3_filters)
-    x = keras.layers.Conv2D(config.c5_units, 5, activation=act, name="C5")(x)
+    x = _stage(x, partial(conv, config.c5_units, 5), "C5", config)
     x = keras.layers.Flatten(name="C5_flat")(x)  # (batch, c5_units)
     if config.dropout_rate > 0:
         x = keras.layers.Dropout(config.dropout_rate, name="C5_dropout")(x)
-    x = keras.layers.Dense(config.f6_units, activation=act, name="F6")(x)
+    x = _stage(x, partial(dense, config.f6_units), "F6", config)
     if config.dropout_rate > 0:
         x = keras.layers.Dropout(config.dropout_rate, name="F6_dropout")(x)
     outputs = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="output")(x)

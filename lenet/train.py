@@ -13,15 +13,24 @@ import numpy as np
 import tensorflow as tf
 
 from lenet.data import Splits
-from lenet.model import ModelConfig, build_model
+from lenet.model import NUM_CLASSES, ModelConfig, build_model
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine", "one_cycle")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """How one variant is trained. Field names are the Optuna parameter names."""
 
-    learning_rate: float = 1e-3  # Adam step size
+    learning_rate: float = 1e-3  # peak step size
     batch_size: int = 128  # images per step
+    optimizer: str = "adam"  # one of OPTIMIZERS; "sgd" uses Nesterov momentum 0.9
+    weight_decay: float = 0.0  # decoupled (as in AdamW), per step, scaled by the learning rate
+    lr_schedule: str = "constant"  # one of SCHEDULES
+    label_smoothing: float = 0.0  # share of each target spread over the other classes
+    augment_flip: bool = False  # random left-right flips: garments are roughly symmetric
+    augment_shift: int = 0  # random translations of up to this many pixels each way
     epochs: int = 10  # passes over the training images
     seed: int = 0  # weights init, dropout and shuffling
     steps_per_execution: int = 32  # steps fused into one tf.function call: less Python per step
@@ -29,6 +38,16 @@ class TrainConfig:
     eval_batch_size: int = 1000  # validation batches: larger is faster, no effect on results
 
     def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0.0 <= self.weight_decay < 1.0:
+            raise ValueError(f"weight_decay must be in [0, 1), got {self.weight_decay}")
+        if not 0 <= self.augment_shift <= 7:
+            raise ValueError(f"augment_shift must be 0..7 pixels, got {self.augment_shift}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         for name in ("batch_size", "epochs", "steps_per_execution", "eval_batch_size"):
@@ -126,29 +145,96 @@ def set_threads(threads: int) -> None:
 
 
 def make_dataset(
-    x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    one_hot: bool = False,
+    augment: keras.layers.Layer | None = None,
 ) -> tf.data.Dataset:
     """An in-memory pipeline of ``(images, labels)`` batches.
 
     Shuffling permutes indices and gathers whole batches from one tensor, rather than
     shuffling a buffer of single images: one gather per batch instead of one element per image.
+
+    Args:
+        one_hot: labels as ``(batch, 10)`` one-hot rows (label smoothing needs them).
+        augment: a Keras preprocessing layer applied to training batches, outside the model,
+            so the exported model stays a plain classifier.
     """
     images, labels = tf.constant(x), tf.constant(y)
     ds = tf.data.Dataset.range(len(y))
     if shuffle:
         ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(
-        lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
+
+    def gather(idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        batch_x, batch_y = tf.gather(images, idx), tf.gather(labels, idx)
+        if augment is not None:
+            batch_x = augment(batch_x, training=True)
+        if one_hot:
+            batch_y = tf.one_hot(batch_y, NUM_CLASSES)
+        return batch_x, batch_y
+
+    ds = ds.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
+def make_augmentation(config: TrainConfig) -> keras.layers.Layer | None:
+    """Keras' random flip and translation layers, seeded, or None when both are off."""
+    layers: list[keras.layers.Layer] = []
+    if config.augment_flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=config.seed))
+    if config.augment_shift:
+        factor = config.augment_shift / 28
+        layers.append(
+            keras.layers.RandomTranslation(factor, factor, fill_mode="constant", seed=config.seed)
+        )
+    return keras.Sequential(layers, name="augmentation") if layers else None
+
+
+def make_schedule(
+    config: TrainConfig, steps_per_epoch: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The learning rate over the whole run: constant, cosine decay, or one cycle."""
+    total = max(1, steps_per_epoch * config.epochs)
+    if config.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, total)
+    if config.lr_schedule == "one_cycle":
+        # Warm up from lr/25 over the first 30% of steps, then anneal to zero (Smith 2018).
+        warmup = int(0.3 * total)
+        return keras.optimizers.schedules.CosineDecay(
+            config.learning_rate / 25,
+            total - warmup,
+            warmup_target=config.learning_rate,
+            warmup_steps=warmup,
+        )
+    return config.learning_rate
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The configured optimizer, with its learning-rate schedule and weight decay."""
+    rate = make_schedule(config, steps_per_epoch)
+    decay = config.weight_decay or None
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(rate, weight_decay=decay)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, weight_decay=decay)
+    return keras.optimizers.RMSprop(rate, weight_decay=decay)
+
+
+def compile_model(
+    model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1
+) -> keras.Model:
+    """Compiles with the configured optimizer, loss and ``accuracy`` metric."""
+    loss: str | keras.losses.Loss = "sparse_categorical_crossentropy"
+    if config.label_smoothing:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
+        optimizer=make_optimizer(config, steps_per_epoch),
+        loss=loss,
         metrics=["accuracy"],
         steps_per_execution=config.steps_per_execution,
         jit_compile=config.jit_compile,
@@ -183,13 +269,23 @@ def train(
         TrainingDiverged: the loss became NaN or infinite.
     """
     keras.utils.set_random_seed(train_config.seed)
-    model = compile_model(build_model(model_config), train_config)
+    steps_per_epoch = math.ceil(len(splits.y_train) / train_config.batch_size)
+    model = compile_model(build_model(model_config), train_config, steps_per_epoch)
+    one_hot = train_config.label_smoothing > 0
     train_ds = make_dataset(
-        splits.x_train, splits.y_train, train_config.batch_size, True, train_config.seed
+        splits.x_train,
+        splits.y_train,
+        train_config.batch_size,
+        shuffle=True,
+        seed=train_config.seed,
+        one_hot=one_hot,
+        augment=make_augmentation(train_config),
     )
     val_ds = None
     if validate:
-        val_ds = make_dataset(splits.x_val, splits.y_val, train_config.eval_batch_size, False)
+        val_ds = make_dataset(
+            splits.x_val, splits.y_val, train_config.eval_batch_size, False, one_hot=one_hot
+        )
     recorder = recorder or EpochRecorder()
     model.fit(
         train_ds,

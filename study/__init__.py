@@ -7,10 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DEFAULT_SPACE", "Objective", "RunSettings", "load_best_model", "run_study"]
+__all__ = [
+    "Objective",
+    "RunSettings",
+    "SearchSpace",
+    "default_space",
+    "load_best_model",
+    "load_space",
+    "run_study",
+]
 
 _HOMES = {
-    "DEFAULT_SPACE": "study.space",
+    "SearchSpace": "study.space",
+    "default_space": "study.space",
+    "load_space": "study.space",
     "Objective": "study.objective",
     "RunSettings": "study.settings",
     "load_best_model": "study.export",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 # TensorFlow's C++ start-up chatter hides our progress lines; errors still show.
@@ -94,11 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
         "missed beats and retried (default: %(default)s)",
     )
     run.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    run.add_argument("--space", type=Path, help="search-space TOML (see study/spaces/)")
     run.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke preset: 5,000 training images, 2 epochs, 4 trials (about a minute)",
+        "--preset",
+        choices=("default", "quick", "accurate"),
+        default="default",
+        help="quick: 5,000 training images, 2 epochs, 4 trials (about a minute); "
+        "accurate: the wide space of study/spaces/accurate.toml, 30 epochs, 60 trials",
     )
+    run.add_argument("--quick", action="store_true", help="the same as --preset quick")
 
     trials = commands.add_parser("trials", parents=[common], help="list a study's trials")
     trials.add_argument("--csv", type=Path, help="also write the table to this CSV file")
@@ -168,7 +173,15 @@ def _run(args: argparse.Namespace) -> int:
         options["n_trials"] = args.n_trials
     if args.epochs is not None:
         options["epochs"] = args.epochs
-    settings = RunSettings.quick(**options) if args.quick else RunSettings(**options)
+    if args.space is not None:
+        options["space_file"] = args.space
+    preset = "quick" if args.quick else args.preset
+    make: dict[str, Callable[..., RunSettings]] = {
+        "default": RunSettings,
+        "quick": RunSettings.quick,
+        "accurate": RunSettings.accurate,
+    }
+    settings = make[preset](**options)
     if args.workers > 1:
         from study.storage import load_study
         from study.workers import run_workers

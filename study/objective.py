@@ -20,10 +20,11 @@ from lenet import (
     TrainConfig,
     TrainingDiverged,
     TrainResult,
+    build_model,
     evaluate_model,
     train,
 )
-from study.space import DEFAULT_SPACE, SearchSpace, suggest, to_configs
+from study.space import SearchSpace, default_space, suggest, to_configs
 
 METRIC = "val_accuracy"
 
@@ -44,7 +45,7 @@ class Objective:
 
     splits: Splits
     base_train: TrainConfig
-    space: SearchSpace = field(default_factory=lambda: DEFAULT_SPACE)
+    space: SearchSpace = field(default_factory=default_space)
     base_model: ModelConfig = ModelConfig.classic()  # noqa: RUF009 (frozen, so shared is fine)
     artifact_store: FileSystemArtifactStore | None = None
 
@@ -53,8 +54,19 @@ class Objective:
         keras.backend.clear_session()
         gc.collect()
         model_config, train_config = to_configs(
-            suggest(trial, self.space), self.base_model, self.base_train
+            {**self.space.fixed, **suggest(trial, self.space)}, self.base_model, self.base_train
         )
+        if self.space.max_params is not None:
+            n_params = build_model(model_config).count_params()
+            trial.set_user_attr("n_params", n_params)
+            if n_params > self.space.max_params:
+                # Cheaper than training, and TPE learns where the budget ends.
+                trial.set_user_attr(
+                    "end",
+                    f"pruned before training: {n_params} parameters > {self.space.max_params}",
+                )
+                raise optuna.TrialPruned(f"{n_params} parameters over the budget")
+            keras.backend.clear_session()
         # Initial weights, dropout masks and shuffling differ per trial, yet are reproducible.
         train_config = replace(train_config, seed=self.base_train.seed + trial.number)
         trial.set_user_attr("seed", train_config.seed)

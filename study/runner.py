@@ -24,7 +24,6 @@ from lenet import (
 )
 from study.objective import Objective
 from study.settings import RunSettings, make_pruner, make_sampler
-from study.space import space_to_json
 from study.storage import create_or_load_study, open_storage, versions
 
 
@@ -92,13 +91,14 @@ def run_study(
     out = out or sys.stdout
     if settings.threads is not None:
         set_threads(settings.threads)
+    space = settings.search_space()  # first: a bad space file fails before anything starts
     sampler = make_sampler(settings.sampler, settings.sampler_seed)
     pruner = make_pruner(settings.pruner, settings.epochs)
     # Before the data: a bad URL fails fast.
     storage = open_storage(settings.storage_url, settings.heartbeat_interval)
     splits, checksums = load_splits(settings)
     manifest = {
-        "search_space": space_to_json(settings.space),
+        "search_space": space.to_json(),
         "protocol": settings.protocol(),
         "data": checksums,
         "sampler": settings.sampler,
@@ -111,7 +111,7 @@ def run_study(
     objective = Objective(
         splits=splits,
         base_train=TrainConfig(epochs=settings.epochs, seed=settings.seed),
-        space=settings.space,
+        space=space,
         artifact_store=artifact_store(settings.results_dir),
     )
     print(

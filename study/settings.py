@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
 
-from study.space import DEFAULT_SPACE, SearchSpace
+from study.space import SPACES_DIR, SearchSpace, default_space, load_space
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("hyperband", "median", "none")
@@ -40,7 +40,7 @@ class RunSettings:
     threads: int | None = None  # TensorFlow CPU threads for this process; None: all cores
     worker_index: int = 0  # offsets the sampler seed, so parallel workers propose apart
     heartbeat_interval: int = 10  # seconds; a dead worker's trial fails after 3 missed beats
-    space: SearchSpace = field(default_factory=lambda: DEFAULT_SPACE)
+    space_file: Path | None = None  # search-space TOML; None: study/spaces/default.toml
 
     @property
     def storage_url(self) -> str:
@@ -52,6 +52,22 @@ class RunSettings:
         return cls(
             **{"n_trials": 4, "epochs": 2, "train_limit": 5000, "val_limit": 1000, **overrides}
         )
+
+    @classmethod
+    def accurate(cls, **overrides: Any) -> RunSettings:
+        """The ``--preset accurate`` study: the wide space of spaces/accurate.toml (<= 100K
+        parameters), 30 epochs per trial, 60 trials; a few hours on 2 cores with Hyperband."""
+        return cls(
+            **{
+                "n_trials": 60,
+                "epochs": 30,
+                "space_file": SPACES_DIR / "accurate.toml",
+                **overrides,
+            }
+        )
+
+    def search_space(self) -> SearchSpace:
+        return load_space(self.space_file) if self.space_file else default_space()
 
     @property
     def sampler_seed(self) -> int:

@@ -1,13 +1,19 @@
-"""The search space, declared once as Optuna distributions, and its translation to configs.
+"""The search space: read from a TOML file, validated, and turned into plain configs.
 
-Parameter names equal the ``ModelConfig`` / ``TrainConfig`` field names, so a trial's
-``params`` rebuild its model with ``ModelConfig.from_params(trial.params)``.
+The default space is ``study/spaces/default.toml``; users copy and edit it and pass it with
+``lenet-study run --space FILE``. Parameter names equal the ``ModelConfig`` / ``TrainConfig``
+field names, so a trial's ``params`` rebuild its model with ``ModelConfig.from_params``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -23,24 +29,145 @@ from optuna.distributions import (
 if TYPE_CHECKING:  # lenet imports TensorFlow; the CLI's --help should not wait for it
     from lenet import ModelConfig, TrainConfig
 
-SearchSpace = Mapping[str, BaseDistribution]
+SPACES_DIR = Path(__file__).parent / "spaces"
+# Training settings that define the protocol or the machine's speed, never the model.
+_NOT_SEARCHABLE = {"epochs", "seed", "steps_per_execution", "jit_compile", "eval_batch_size"}
 
-DEFAULT_SPACE: SearchSpace = MappingProxyType(
-    {
-        "activation": CategoricalDistribution(("relu", "tanh", "elu", "swish")),
-        "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
-        "batch_size": CategoricalDistribution((32, 64, 128, 256)),
-        "dropout_rate": FloatDistribution(0.0, 0.5),
-        "c1_filters": IntDistribution(4, 32, step=2),  # classic: 6
-        "c3_filters": IntDistribution(8, 64, step=4),  # classic: 16
-    }
-)
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """What a study searches, what it holds fixed, and the model-size limit."""
+
+    params: Mapping[str, BaseDistribution]  # Optuna distributions by config field name
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # config values for every trial
+    max_params: int | None = None  # larger models are pruned before training
+
+    def to_json(self) -> dict[str, Any]:
+        """A stable JSON description, stored in the study manifest to detect a changed space."""
+        return {
+            "params": {
+                name: json.loads(distribution_to_json(dist))
+                for name, dist in sorted(self.params.items())
+            },
+            "fixed": dict(sorted(self.fixed.items())),
+            "max_params": self.max_params,
+        }
+
+
+def searchable_fields() -> set[str]:
+    from lenet import ModelConfig, TrainConfig
+
+    names = {f.name for f in dataclasses.fields(ModelConfig)}
+    names |= {f.name for f in dataclasses.fields(TrainConfig)}
+    return names - _NOT_SEARCHABLE
+
+
+def _distribution(where: str, spec: Any) -> BaseDistribution:
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where}: expected a table like {{ low = 1, high = 8 }}, got {spec!r}")
+    keys = set(spec)
+    if "choices" in keys:
+        if keys != {"choices"}:
+            raise ValueError(
+                f"{where}: 'choices' cannot be combined with {sorted(keys - {'choices'})}"
+            )
+        if not isinstance(spec["choices"], list) or not spec["choices"]:
+            raise ValueError(f"{where}: 'choices' must be a non-empty list")
+        return CategoricalDistribution(spec["choices"])
+    if not keys >= {"low", "high"} or not keys <= {"low", "high", "step", "log"}:
+        raise ValueError(
+            f"{where}: give 'choices', or 'low' and 'high' (with optional 'step' or 'log'); "
+            f"got {sorted(keys)}"
+        )
+    low, high, log = spec["low"], spec["high"], spec.get("log", False)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+        raise ValueError(f"{where}: 'low' and 'high' must be numbers")
+    if low > high:
+        raise ValueError(f"{where}: empty range, low {low} is above high {high}")
+    if log and low <= 0:
+        raise ValueError(f"{where}: a log range must stay above zero, got low {low}")
+    try:
+        if isinstance(low, int) and isinstance(high, int) and isinstance(spec.get("step", 1), int):
+            return IntDistribution(low, high, log=log, step=spec.get("step", 1))
+        return FloatDistribution(low, high, log=log, step=spec.get("step"))
+    except ValueError as exc:  # Optuna's own checks, e.g. step with log
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def parse_space(text: str, source: str = "space") -> SearchSpace:
+    """Parses and validates a search-space TOML document.
+
+    Raises:
+        ValueError: one line naming the file and the problem: bad TOML, an unknown section
+            or parameter, an empty range, a log range that reaches zero or below.
+    """
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{source}: not valid TOML: {exc}") from None
+    unknown = set(document) - {"params", "fixed", "limits"}
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown section(s) {sorted(unknown)}; use params, fixed, limits"
+        )
+    known = searchable_fields()
+    params = document.get("params", {})
+    fixed = document.get("fixed", {})
+    for name in [*params, *fixed]:
+        if name not in known:
+            raise ValueError(
+                f"{source}: unknown parameter {name!r}; known: {', '.join(sorted(known))}"
+            )
+    if not params:
+        raise ValueError(f"{source}: [params] is empty; a study needs something to search")
+    both = set(params) & set(fixed)
+    if both:
+        raise ValueError(f"{source}: {sorted(both)} are both searched and fixed")
+    limits = document.get("limits", {})
+    if set(limits) - {"max_params"}:
+        raise ValueError(f"{source}: [limits] takes only max_params")
+    max_params = limits.get("max_params")
+    if max_params is not None and (not isinstance(max_params, int) or max_params < 1):
+        raise ValueError(f"{source}: max_params must be a positive integer, got {max_params!r}")
+    space = SearchSpace(
+        params=MappingProxyType(
+            {name: _distribution(f"{source}: {name}", spec) for name, spec in params.items()}
+        ),
+        fixed=MappingProxyType(dict(fixed)),
+        max_params=max_params,
+    )
+    _check_fixed_values(space, source)
+    return space
+
+
+def _check_fixed_values(space: SearchSpace, source: str) -> None:
+    from lenet import ModelConfig, TrainConfig
+
+    try:
+        to_configs(space.fixed, ModelConfig(), TrainConfig())
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{source}: [fixed]: {exc}") from None
+
+
+def load_space(path: str | Path) -> SearchSpace:
+    """Reads a search-space file; see ``study/spaces/default.toml`` for the format."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ValueError(f"cannot read search space {path}: {exc.strerror}") from None
+    return parse_space(text, str(path))
+
+
+@cache
+def default_space() -> SearchSpace:
+    """The design card's space: activation, learning rate, batch size, dropout, filters."""
+    return load_space(SPACES_DIR / "default.toml")
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
     """Samples every parameter of ``space`` through the trial's public ``suggest_*`` API."""
     params: dict[str, Any] = {}
-    for name, dist in space.items():
+    for name, dist in space.params.items():
         if isinstance(dist, CategoricalDistribution):
             params[name] = trial.suggest_categorical(name, dist.choices)
         elif isinstance(dist, IntDistribution):
@@ -59,7 +186,7 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
 def to_configs(
     params: Mapping[str, Any], base_model: ModelConfig, base_train: TrainConfig
 ) -> tuple[ModelConfig, TrainConfig]:
-    """Overlays sampled parameters on base configs; names not in either config are an error."""
+    """Overlays parameters on base configs; names not in either config are an error."""
     model_fields = base_model.to_dict()
     train_fields = base_train.to_dict()
     unknown = set(params) - set(model_fields) - set(train_fields)
@@ -69,8 +196,3 @@ def to_configs(
         type(base_model).from_params({**model_fields, **params}),
         type(base_train).from_params({**train_fields, **params}),
     )
-
-
-def space_to_json(space: SearchSpace) -> dict[str, Any]:
-    """A JSON-able description, stored in the study manifest to detect a changed space."""
-    return {name: json.loads(distribution_to_json(dist)) for name, dist in sorted(space.items())}

@@ -56,6 +56,7 @@ def to_argv(settings: RunSettings) -> list[str]:
         "--threads": settings.threads,
         "--worker-index": settings.worker_index,
         "--heartbeat": settings.heartbeat_interval,
+        "--space": settings.space_file,
     }
     argv = ["run"]
     for flag, value in options.items():

@@ -40,7 +40,66 @@ def test_dataset_reshuffles_every_epoch_and_covers_every_image():
     assert first.tolist() != second.tolist()
 
 
-@pytest.mark.parametrize("bad", [{"learning_rate": 0.0}, {"batch_size": 0}, {"epochs": 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"learning_rate": 0.0},
+        {"batch_size": 0},
+        {"epochs": 0},
+        {"optimizer": "adagrad"},
+        {"lr_schedule": "step"},
+        {"label_smoothing": 1.0},
+        {"augment_shift": 9},
+    ],
+)
 def test_invalid_training_config_raises_value_error(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         TrainConfig(**bad)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"optimizer": "adamw", "weight_decay": 1e-4, "lr_schedule": "one_cycle"},
+        {"optimizer": "sgd", "learning_rate": 0.05, "lr_schedule": "cosine"},
+        {"optimizer": "rmsprop", "weight_decay": 1e-5},
+        {"label_smoothing": 0.1, "augment_flip": True, "augment_shift": 2},
+    ],
+    ids=["adamw-one-cycle", "sgd-cosine", "rmsprop", "smoothing-augmentation"],
+)
+def test_opt_in_training_options_learn(small_splits, options):
+    result = train(ModelConfig(activation="relu"), TrainConfig(epochs=2, **options), small_splits)
+    assert result.best_val_accuracy > 0.4  # ten classes: chance is 0.1
+    assert set(result.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+def test_one_cycle_schedule_warms_up_then_anneals():
+    from lenet.train import make_schedule
+
+    schedule = make_schedule(TrainConfig(lr_schedule="one_cycle", epochs=10), 100)
+    rates = [float(schedule(step)) for step in (0, 300, 999)]
+    assert rates[0] == pytest.approx(1e-3 / 25)
+    assert rates[1] == pytest.approx(1e-3, rel=1e-3)
+    assert rates[2] < rates[0]
+
+
+def test_flip_augmentation_mirrors_images_and_nothing_else(small_splits):
+    from lenet.train import make_augmentation
+
+    augment = make_augmentation(TrainConfig(augment_flip=True))
+    x = small_splits.x_train[:64]
+    out = np.asarray(augment(x, training=True))
+    mirrored = [np.array_equal(o, a[:, ::-1]) for o, a in zip(out, x, strict=True)]
+    unchanged = [np.array_equal(o, a) for o, a in zip(out, x, strict=True)]
+    assert all(m or u for m, u in zip(mirrored, unchanged, strict=True))
+    assert 0 < sum(mirrored) < 64
+    assert make_augmentation(TrainConfig()) is None
+
+
+def test_batch_norm_model_trains_and_keeps_layer_names(small_splits):
+    result = train(
+        ModelConfig(activation="relu", batch_norm=True), TrainConfig(epochs=2), small_splits
+    )
+    names = {layer.name for layer in result.model.layers}
+    assert {"C1", "C1_bn", "C3", "C5", "F6", "F6_bn"} <= names
+    assert result.best_val_accuracy > 0.4

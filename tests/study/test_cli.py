@@ -95,3 +95,38 @@ def test_unparsable_storage_url_exits_2_without_a_traceback(tmp_path):
 def test_trials_of_a_missing_study_exit_1(tmp_path, capsys):
     assert main(["trials", *_where(tmp_path), "--study-name", "nope"]) == 1
     assert "no study 'nope'" in capsys.readouterr().err
+
+
+def test_accurate_preset_runs_its_wide_space_within_the_budget(tmp_path):
+    argv = [
+        "run",
+        "--preset",
+        "accurate",
+        "--n-trials",
+        "3",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "2000",
+        "--val-limit",
+        "500",
+        *_where(tmp_path),
+    ]
+    assert main(argv) == 0
+    study = optuna.load_study(
+        study_name="lenet5-fashion-mnist", storage=f"sqlite:///{tmp_path / 'db.sqlite'}"
+    )
+    assert study.user_attrs["manifest"]["search_space"]["max_params"] == 100_000
+    assert {"optimizer", "batch_norm", "lr_schedule"} <= set(study.trials[0].params)
+    for trial in study.trials:
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            assert trial.user_attrs["n_params"] <= 100_000
+
+
+def test_a_bad_space_file_exits_2_with_one_line(tmp_path, capsys):
+    space = tmp_path / "space.toml"
+    space.write_text("[params]\nlearning_rate = { low = 0.0, high = 0.1, log = true }\n")
+    assert main(["run", "--space", str(space), *_where(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "above zero" in err and err.count("\n") == 1
+    assert not (tmp_path / "db.sqlite").exists()  # refused before touching the storage

@@ -71,3 +71,18 @@ def test_diverging_trial_fails_with_its_reason_and_never_becomes_best(small_spli
     assert "loss became" in trial.user_attrs["end"]
     with pytest.raises(ValueError):
         study.best_trial  # noqa: B018
+
+
+def test_a_model_over_the_parameter_budget_is_pruned_before_training(small_splits):
+    from study.space import parse_space
+
+    space = parse_space(
+        "[params]\nc3_filters = { low = 60, high = 64, step = 4 }\n[limits]\nmax_params = 100000"
+    )
+    study = _study()
+    study.optimize(Objective(small_splits, TrainConfig(epochs=1), space=space), n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == TrialState.PRUNED
+    assert trial.user_attrs["n_params"] > 100_000
+    assert trial.user_attrs["end"].startswith("pruned before training")
+    assert "history" not in trial.user_attrs
