@@ -35,6 +35,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number up to 65535, got {value}")
+    return value
+
+
 def _study_options() -> argparse.ArgumentParser:
     from study.settings import DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME
 
@@ -80,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     trials = commands.add_parser("trials", parents=[common], help="list a study's trials")
     trials.add_argument("--csv", type=Path, help="also write the table to this CSV file")
+
+    dashboard = commands.add_parser(
+        "dashboard", parents=[common], help="browse the trials in optuna-dashboard"
+    )
+    dashboard.add_argument("--port", type=_port, default=8080, help="(default: %(default)s)")
+    dashboard.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: %(default)s); the dashboard has no login",
+    )
     return parser
 
 
@@ -142,7 +159,16 @@ def _trials(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "trials": _trials}
+def _dashboard(args: argparse.Namespace) -> int:
+    from study.dashboard import serve
+    from study.settings import default_storage
+
+    storage = args.storage or default_storage(args.results_dir)
+    serve(storage, args.study_name, args.results_dir, host=args.host, port=args.port)
+    return 0
+
+
+COMMANDS = {"run": _run, "trials": _trials, "dashboard": _dashboard}
 
 if __name__ == "__main__":
     sys.exit(main())
