@@ -2,7 +2,7 @@
 # `make test` runs the tests. Each installs what it needs first.
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES ?= dataset-fashion-mnist
+APT_PACKAGES ?= dataset-fashion-mnist chromium  # chromium: the dashboard test opens a real browser
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-packages study quick test lint bench clean
