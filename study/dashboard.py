@@ -1,8 +1,8 @@
 """What optuna-dashboard shows: a note and learning curves per trial, and serving the study.
 
 The notes and figures are written by a study callback, so every finished trial (completed,
-pruned or failed) explains itself in the dashboard without opening the code. Light to import:
-the ``dashboard`` command starts without TensorFlow.
+pruned or failed) explains itself in the dashboard without opening the code. Serving needs no
+TensorFlow, so this module imports ``lenet`` (which loads it) only to draw a confusion matrix.
 """
 
 from __future__ import annotations
