@@ -2,7 +2,8 @@
 # `make test` runs the tests. Each installs what it needs first.
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES ?= dataset-fashion-mnist postgresql
+# postgresql: the worker tests' server; chromium: the dashboard and report tests' browser
+APT_PACKAGES ?= dataset-fashion-mnist postgresql chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-packages study quick test lint bench clean

@@ -36,6 +36,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number up to 65535, got {value}")
+    return value
+
+
 def _study_options() -> argparse.ArgumentParser:
     from study.settings import DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME
 
@@ -122,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", type=Path, required=True, help="a .keras file")
     predict.add_argument("images", nargs="+", type=Path, help="PNG or JPEG files")
     predict.add_argument("--top", type=_positive_int, default=3, help="classes shown per image")
+
+    dashboard = commands.add_parser(
+        "dashboard", parents=[common], help="browse the trials in optuna-dashboard"
+    )
+    dashboard.add_argument("--port", type=_port, default=8080, help="(default: %(default)s)")
+    dashboard.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: %(default)s); the dashboard has no login",
+    )
     return parser
 
 
@@ -252,12 +269,22 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from study.dashboard import serve
+    from study.settings import default_storage
+
+    storage = args.storage or default_storage(args.results_dir)
+    serve(storage, args.study_name, args.results_dir, host=args.host, port=args.port)
+    return 0
+
+
 COMMANDS = {
     "run": _run,
     "trials": _trials,
     "export": _export,
     "evaluate": _evaluate,
     "predict": _predict,
+    "dashboard": _dashboard,
 }
 
 if __name__ == "__main__":

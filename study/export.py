@@ -18,6 +18,7 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial
 
 from lenet.saving import ModelFileError, load_model, sha256_of
+from study.settings import artifact_dir
 from study.storage import StudyError, load_study, versions
 
 MODEL_NAME = "best_model.keras"
@@ -139,7 +140,7 @@ def load_best_model(
     """
     study = load_study(storage_url, study_name)
     trial = best_completed_trial(study)
-    store = FileSystemArtifactStore(str(Path(results_dir) / "artifacts"))
+    store = FileSystemArtifactStore(str(artifact_dir(Path(results_dir))))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"trial-{trial.number}.keras"
         fetch_trial_model(trial, store, path)

@@ -22,8 +22,9 @@ from lenet import (
     set_threads,
     train_val_split,
 )
+from study.dashboard import record_trial
 from study.objective import Objective
-from study.settings import RunSettings, make_pruner, make_sampler
+from study.settings import RunSettings, artifact_dir, make_pruner, make_sampler
 from study.storage import create_or_load_study, open_storage, versions
 
 
@@ -36,7 +37,7 @@ def load_splits(settings: RunSettings) -> tuple[Splits, dict[str, str]]:
 
 
 def artifact_store(results_dir: Path) -> FileSystemArtifactStore:
-    path = results_dir / "artifacts"
+    path = artifact_dir(results_dir)
     path.mkdir(parents=True, exist_ok=True)
     return FileSystemArtifactStore(str(path))
 
@@ -135,7 +136,7 @@ def run_study(
             n_trials=settings.n_trials,
             timeout=settings.timeout,
             catch=(TrainingDiverged,),
-            callbacks=[progress, *(callbacks or [])],
+            callbacks=[record_trial, progress, *(callbacks or [])],
             gc_after_trial=True,
         )
     return study

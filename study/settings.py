@@ -20,6 +20,11 @@ def default_storage(results_dir: Path = DEFAULT_RESULTS_DIR) -> str:
     return f"sqlite:///{results_dir / 'lenet-study.db'}"
 
 
+def artifact_dir(results_dir: Path = DEFAULT_RESULTS_DIR) -> Path:
+    """Where the trials' model files are kept; the study and the dashboard both use it."""
+    return results_dir / "artifacts"
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """One ``lenet-study run``: what to optimize, where to store it, how long."""
