@@ -209,7 +209,7 @@ def test_pruned_and_failed_trials_get_a_note_saying_why(storage_url, end, except
         trial.set_user_attr("end", end)
         raise exception(end)
 
-    study = optuna.create_study(storage=open_storage(storage_url, heartbeat=False))
+    study = optuna.create_study(storage=open_storage(storage_url))
     study.optimize(objective, n_trials=1, catch=(TrainingDiverged,), callbacks=[record_trial])
     (trial,) = study.trials
     note = get_note(optuna.Trial(study, trial._trial_id))
