@@ -2,7 +2,8 @@
 # `make test` runs the tests. Each installs what it needs first.
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES ?= dataset-fashion-mnist
+# chromium: the report's static figures and PDF; poppler-utils: the tests render a PDF page.
+APT_PACKAGES ?= dataset-fashion-mnist chromium poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-packages study quick test lint bench clean

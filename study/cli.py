@@ -80,12 +80,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     trials = commands.add_parser("trials", parents=[common], help="list a study's trials")
     trials.add_argument("--csv", type=Path, help="also write the table to this CSV file")
+
+    report = commands.add_parser(
+        "report", parents=[common], help="write report.html and report.pdf for a study"
+    )
+    report.add_argument(
+        "--seeds", type=_positive_int, default=3, help="retraining seeds per model (default: 3)"
+    )
+    report.add_argument("--out", type=Path, help="folder (default: RESULTS_DIR/STUDY_NAME)")
+    report.add_argument("--retrain", action="store_true", help="retrain even if cached")
+    report.add_argument("--epochs", type=_positive_int, help="default: the study's epochs")
+    report.add_argument(
+        "--train-limit", type=_positive_int, help="stratified training subset (default: all)"
+    )
+    report.add_argument(
+        "--test-limit", type=_positive_int, help="stratified test subset (default: all)"
+    )
+    report.add_argument("--no-pdf", action="store_true", help="write report.html only")
+    report.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv  # quoted in the report's provenance
     from lenet import DataError
     from study.storage import StudyError
 
@@ -142,7 +161,36 @@ def _trials(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "trials": _trials}
+def _report(args: argparse.Namespace) -> int:
+    import shlex
+
+    from study.report_files import ReportOptions, write_report
+    from study.settings import default_storage
+
+    files = write_report(
+        ReportOptions(
+            storage=args.storage or default_storage(args.results_dir),
+            study_name=args.study_name,
+            out=args.out or args.results_dir / args.study_name,
+            command=shlex.join(["lenet-study", *args.argv]),
+            seeds=args.seeds,
+            epochs=args.epochs,
+            train_limit=args.train_limit,
+            test_limit=args.test_limit,
+            retrain=args.retrain,
+            data_dir=args.data_dir,
+            pdf=not args.no_pdf,
+        )
+    )
+    if files.report.comparison_missing:
+        print(f"note: {files.report.comparison_missing}")
+    for path in (files.html, files.pdf):
+        if path is not None:
+            print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {"run": _run, "trials": _trials, "report": _report}
 
 if __name__ == "__main__":
     sys.exit(main())
