@@ -7,11 +7,8 @@ Optuna's visualization splits ``_get_..._info`` from drawing.
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -21,9 +18,9 @@ from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import binomtest
 
 from lenet import CLASS_NAMES, FashionMNIST
+from study.provenance import provenance
 from study.results import trials_table
 from study.retrain import RetrainResult, RetrainRun
-from study.storage import versions
 
 TOP_TRIALS = 10
 CONFUSED_PAIRS = 6
@@ -266,45 +263,6 @@ def compare(retrained: RetrainResult, data: FashionMNIST) -> Comparison:
 def _train(settings: Any, arm: str) -> dict[str, Any]:
     config = getattr(settings, f"{arm}_train")
     return {"learning_rate": config.learning_rate, "batch_size": config.batch_size}
-
-
-def cpu_name() -> str:
-    """The CPU model as the kernel reports it, with the core count."""
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next(
-                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                name,
-            )
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} logical cores"
-
-
-def provenance(
-    study: optuna.Study, data: FashionMNIST | None, command: str, seeds: list[int]
-) -> dict[str, Any]:
-    """What produced the report: command, versions, CPU, data checksums, seeds."""
-    manifest = study.user_attrs.get("manifest", {})
-    now = versions()
-    for package in ("pandas", "plotly", "scipy", "kaleido"):
-        try:
-            now[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            now[package] = "not installed"
-    return {
-        "command": command,
-        "versions": now,
-        "study_versions": manifest.get("versions", {}),
-        "cpu": cpu_name(),
-        "data_source": data.source if data else None,
-        "checksums": data.checksums if data else manifest.get("data", {}),
-        "checksums_match_study": data is not None and data.checksums == manifest.get("data"),
-        "study_seed": manifest.get("seed"),
-        "split_seed": manifest.get("protocol", {}).get("split_seed"),
-        "retrain_seeds": seeds,
-    }
 
 
 def summarize(

@@ -65,6 +65,8 @@ def test_html_holds_every_section_and_loads_nothing_from_the_network(reported):
     # Two completed trials: all four Optuna plots, plus F1, two confusion matrices and curves.
     assert text.count('class="plotly-graph-div"') == 8
     assert "Not shown" not in text
+    assert "lenet-study report --storage sqlite:///" in text  # the command, in section 5
+    assert "train-images-idx3-ubyte" in text
 
 
 def test_pdf_has_pages_and_its_first_page_is_not_blank(reported, tmp_path):
