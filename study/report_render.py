@@ -161,7 +161,9 @@ def _search(report: Report, study: optuna.Study, figure_html: FigureHTML) -> str
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:
             parts.append(_missing(f"Optuna could not draw it ({exc})"))
     parts.append(f"<h3>Top {len(report.top_trials)} trials by validation accuracy</h3>")
-    parts.append(_table(report.top_trials) if len(report.top_trials) else _missing("no trials"))
+    # The trial's end note and per-epoch seconds would push the table past an A4 page.
+    top = report.top_trials.drop(columns=["end", "seconds_per_epoch"], errors="ignore")
+    parts.append(_table(top, "{:.4g}") if len(top) else _missing("no trials"))
     return "\n".join(parts)
 
 

@@ -186,3 +186,11 @@ def test_confused_pairs_are_the_largest_off_diagonal_cells():
         ["T-shirt/top", "Shirt", 3],
     ]
     assert table["share of true class"].iloc[0] == pytest.approx(9 / 59)
+
+
+def test_without_a_browser_the_pdf_report_stops_with_one_line(reported, monkeypatch, capsys):
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    monkeypatch.setattr("study.report_files.CHROMIUM_NAMES", ("no-such-browser",))
+    assert main(["report", *_where(reported), *SHRINK]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "Chromium" in err and "\n" not in err
