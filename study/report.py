@@ -17,7 +17,7 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import binomtest
 
-from lenet import CLASS_NAMES, FashionMNIST
+from lenet import CLASS_NAMES, FashionMNIST, TrainConfig
 from study.provenance import provenance
 from study.results import trials_table
 from study.retrain import RetrainResult, RetrainRun
@@ -243,12 +243,16 @@ def compare(retrained: RetrainResult, data: FashionMNIST) -> Comparison:
     return Comparison(
         baseline=Arm(
             "classic LeNet-5",
-            {**s.baseline_model.to_dict(), **_train(s, "baseline")},
+            {**s.baseline_model.to_dict(), **_sampled_training(s.baseline_train)},
             retrained.baseline,
         ),
-        best=Arm("best trial", {**s.best_model.to_dict(), **_train(s, "best")}, retrained.best),
+        best=Arm(
+            "best trial",
+            {**s.best_model.to_dict(), **_sampled_training(s.best_train)},
+            retrained.best,
+        ),
         epochs=s.epochs,
-        train_images=s.train_limit or len(data.y_train),
+        train_images=min(s.train_limit or len(data.y_train), len(data.y_train)),
         test_images=len(retrained.test_indices),
         mcnemar=[
             mcnemar(a.seed, y, a, b)
@@ -260,8 +264,8 @@ def compare(retrained: RetrainResult, data: FashionMNIST) -> Comparison:
     )
 
 
-def _train(settings: Any, arm: str) -> dict[str, Any]:
-    config = getattr(settings, f"{arm}_train")
+def _sampled_training(config: TrainConfig) -> dict[str, Any]:
+    """The training settings the search space samples; the rest are the same for both."""
     return {"learning_rate": config.learning_rate, "batch_size": config.batch_size}
 
 

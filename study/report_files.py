@@ -129,7 +129,9 @@ def static_export() -> Iterator[None]:
     """Keeps one kaleido browser open for all figures: starting one costs seconds each."""
     import kaleido
 
-    os.environ.setdefault("BROWSER_PATH", find_chromium())  # where choreographer looks first
+    previous = os.environ.get("BROWSER_PATH")
+    # Where choreographer (kaleido's browser driver) looks first: the same browser as the PDF.
+    os.environ["BROWSER_PATH"] = find_chromium()
     kaleido.start_sync_server(silence_warnings=True)
     try:
         with warnings.catch_warnings():
@@ -142,6 +144,10 @@ def static_export() -> Iterator[None]:
         raise
     finally:
         kaleido.stop_sync_server(silence_warnings=True)
+        if previous is None:
+            del os.environ["BROWSER_PATH"]
+        else:
+            os.environ["BROWSER_PATH"] = previous
 
 
 def print_pdf(html_text: str, pdf_path: Path) -> Path:

@@ -198,15 +198,15 @@ def _comparison(report: Report, figure_html: FigureHTML) -> str:
     )
     f1 = pd.DataFrame(
         {
-            "class": CLASS_NAMES,
-            **{
-                f"F1 {arm.label}": np.mean(
-                    [[row["f1"] for row in run.per_class] for run in arm.runs], axis=0
-                )
-                for arm in (c.baseline, c.best)
-            },
-        }
+            f"F1 {arm.label}": np.mean(
+                [[row["f1"] for row in run.per_class] for run in arm.runs], axis=0
+            )
+            for arm in (c.baseline, c.best)
+        },
+        index=pd.Index(CLASS_NAMES, name="class"),
     )
+    f1["best - baseline"] = f1.iloc[:, 1] - f1.iloc[:, 0]
+    f1 = f1.reset_index()
     note = "reused from the cache" if c.from_cache else "trained for this report"
     return "\n".join(
         [

@@ -17,9 +17,10 @@ from scipy.stats import binomtest
 
 import study.retrain
 from study.cli import main
-from study.report import confused_pairs, mcnemar, study_facts
+from study.report import confused_pairs, mcnemar, study_facts, summarize
+from study.report_files import ReportOptions, retrain_settings
 from study.report_render import SECTIONS
-from study.retrain import RetrainRun
+from study.retrain import RetrainRun, load_cached
 
 NAME = "lenet5-fashion-mnist"
 SHRINK = ["--seeds", "1", "--epochs", "1", "--train-limit", "2000", "--test-limit", "500"]
@@ -104,6 +105,32 @@ def test_summary_numbers_equal_what_the_storage_holds(reported):
     for arm in ("baseline", "best"):
         assert len(cache[arm][0]["predictions"]) == 500
         assert f"{cache[arm][0]['accuracy']:.4f}" in text
+
+
+def test_comparison_numbers_follow_from_the_cached_predictions(reported, fashion):
+    stored = optuna.load_study(study_name=NAME, storage=f"sqlite:///{reported / 'db.sqlite'}")
+    options = ReportOptions(
+        storage="unused", study_name=NAME, out=reported, command="cmd", seeds=1, epochs=1,
+        train_limit=2000, test_limit=500,
+    )  # fmt: skip
+    cached = load_cached(reported / NAME / "retrain.json", retrain_settings(stored, options, {}))
+    assert cached is None  # other data checksums, another key
+    settings = retrain_settings(stored, options, fashion.checksums)
+    cached = load_cached(reported / NAME / "retrain.json", settings)
+    assert cached is not None  # the same settings as the CLI's: the same key
+    report = summarize(stored, cached, fashion, "cmd")
+    c = report.comparison
+    assert (c.train_images, c.test_images, c.epochs) == (2000, 500, 1)
+    assert c.baseline.n_params == 61_706
+    assert c.best.n_params == stored.best_trial.user_attrs["n_params"]
+    assert report.top_trials["number"].iloc[0] == stored.best_trial.number
+    y = fashion.y_test[cached.test_indices]
+    base_right = np.array(cached.baseline[0].predictions) == y
+    best_right = np.array(cached.best[0].predictions) == y
+    assert c.baseline.mean_accuracy == pytest.approx(base_right.mean())
+    assert c.mcnemar[0].only_best_right == int((best_right & ~base_right).sum())
+    assert c.mistakes and all(m.true != m.predicted for m in c.mistakes)
+    assert all(fashion.y_test[m.index] == m.true for m in c.mistakes)
 
 
 def _no_training(*args, **kwargs):
