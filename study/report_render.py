@@ -100,10 +100,14 @@ def _section(key: str, content: str) -> str:
     return f'<section id="{key}">\n<h2>{_e(SECTIONS[key])}</h2>\n{content}\n</section>'
 
 
-def _table(frame: pd.DataFrame, float_format: str = "{:.4f}") -> str:
-    return frame.to_html(
-        index=False, border=0, na_rep="-", float_format=float_format.format, escape=True
-    )
+def _table(frame: pd.DataFrame, float_format: str | Callable[[float], str] = "{:.4f}") -> str:
+    formatter = float_format.format if isinstance(float_format, str) else float_format
+    return frame.to_html(index=False, border=0, na_rep="-", float_format=formatter, escape=True)
+
+
+def _short(value: float) -> str:
+    """Whole numbers (parameter counts in a column with gaps) as such, others to 4 digits."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
 
 
 def _pairs(rows: dict[str, Any]) -> str:
@@ -163,7 +167,8 @@ def _search(report: Report, study: optuna.Study, figure_html: FigureHTML) -> str
     parts.append(f"<h3>Top {len(report.top_trials)} trials by validation accuracy</h3>")
     # The trial's end note and per-epoch seconds would push the table past an A4 page.
     top = report.top_trials.drop(columns=["end", "seconds_per_epoch"], errors="ignore")
-    parts.append(_table(top, "{:.4g}") if len(top) else _missing("no trials"))
+    top = top.rename(columns=lambda name: name.replace("_", " "))  # headers may wrap
+    parts.append(_table(top, _short) if len(top) else _missing("no trials"))
     return "\n".join(parts)
 
 
