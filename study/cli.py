@@ -104,7 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    args.argv = sys.argv[1:] if argv is None else argv  # quoted in the report's provenance
     from lenet import DataError
     from study.storage import StudyError
 
@@ -172,7 +171,7 @@ def _report(args: argparse.Namespace) -> int:
             storage=args.storage or default_storage(args.results_dir),
             study_name=args.study_name,
             out=args.out or args.results_dir / args.study_name,
-            command=shlex.join(["lenet-study", *args.argv]),
+            command=shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),  # as typed
             seeds=args.seeds,
             epochs=args.epochs,
             train_limit=args.train_limit,
