@@ -107,7 +107,7 @@ def write_report(options: ReportOptions) -> ReportFiles:
     options.out.mkdir(parents=True, exist_ok=True)
     html_path = options.out / "report.html"
     plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
-    html_path.write_text(page(report, study, interactive_figure, head=plotly_js))
+    html_path.write_text(page(report, study, interactive_figure, head=plotly_js), encoding="utf-8")
     pdf_path = None
     if options.pdf:
         with static_export():
@@ -154,7 +154,7 @@ def print_pdf(html_text: str, pdf_path: Path) -> Path:
     """Prints an HTML page to PDF with headless Chromium, offline and without a profile."""
     with tempfile.TemporaryDirectory(prefix="lenet-report-") as tmp:
         page_path = Path(tmp) / "report-static.html"
-        page_path.write_text(html_text)
+        page_path.write_text(html_text, encoding="utf-8")
         partial = Path(tmp) / "report.pdf"
         command = [
             find_chromium(),

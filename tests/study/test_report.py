@@ -59,7 +59,7 @@ class _Page(HTMLParser):
 
 
 def test_html_holds_every_section_and_loads_nothing_from_the_network(reported):
-    text = (reported / NAME / "report.html").read_text()
+    text = (reported / NAME / "report.html").read_text(encoding="utf-8")
     page = _Page()
     page.feed(text)
     assert page.section_ids == list(SECTIONS)
@@ -100,7 +100,7 @@ def test_summary_numbers_equal_what_the_storage_holds(reported):
     assert facts.epochs_without_pruning >= facts.epochs_run
     assert (facts.best_number, facts.best_value) == (stored.best_trial.number, stored.best_value)
 
-    text = (reported / NAME / "report.html").read_text()
+    text = (reported / NAME / "report.html").read_text(encoding="utf-8")
     assert f"<td>{facts.n_complete}</td>" in text
     assert f"{stored.best_value:.4f}" in text
     cache = json.loads((reported / NAME / "retrain.json").read_text())
@@ -147,7 +147,7 @@ def test_rerendering_reuses_the_cache_and_a_changed_setting_retrains(reported, m
     before = cache.read_bytes()
     assert main(["report", *_where(reported), *SHRINK, "--no-pdf"]) == 0
     assert cache.read_bytes() == before
-    assert "reused from the cache" in (reported / NAME / "report.html").read_text()
+    assert "reused from the cache" in (reported / NAME / "report.html").read_text(encoding="utf-8")
     changed = [*SHRINK[:-1], "400"]  # another test subset: another key
     with pytest.raises(RuntimeError, match="retrained"):
         main(["report", *_where(reported), *changed, "--no-pdf"])
@@ -173,7 +173,7 @@ def test_a_study_without_completed_trials_still_gets_a_report(reported, tmp_path
     assert main(["report", *_where(tmp_path), "--study-name", "empty", "--no-pdf"]) == 0
     assert "no completed trial" in capsys.readouterr().out
     page = _Page()
-    text = (tmp_path / "empty" / "report.html").read_text()
+    text = (tmp_path / "empty" / "report.html").read_text(encoding="utf-8")
     page.feed(text)
     assert page.section_ids == list(SECTIONS)
     assert text.count("needs at least") == 4
