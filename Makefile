@@ -2,8 +2,9 @@
 # `make test` runs the tests. Each installs what it needs first.
 VENV ?= .venv
 BIN := $(VENV)/bin
-# postgresql: the worker tests' server; chromium: the dashboard and report tests' browser
-APT_PACKAGES ?= dataset-fashion-mnist postgresql chromium
+# postgresql: the worker tests' server; chromium: the dashboard test's browser, the
+# report's static figures and PDF; poppler-utils: the report test renders a PDF page.
+APT_PACKAGES ?= dataset-fashion-mnist postgresql chromium poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-packages study quick test lint bench clean

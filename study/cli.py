@@ -139,6 +139,24 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to bind (default: %(default)s); the dashboard has no login",
     )
+
+    report = commands.add_parser(
+        "report", parents=[common], help="write report.html and report.pdf for a study"
+    )
+    report.add_argument(
+        "--seeds", type=_positive_int, default=3, help="retraining seeds per model (default: 3)"
+    )
+    report.add_argument("--out", type=Path, help="folder (default: RESULTS_DIR/STUDY_NAME)")
+    report.add_argument("--retrain", action="store_true", help="retrain even if cached")
+    report.add_argument("--epochs", type=_positive_int, help="default: the study's epochs")
+    report.add_argument(
+        "--train-limit", type=_positive_int, help="stratified training subset (default: all)"
+    )
+    report.add_argument(
+        "--test-limit", type=_positive_int, help="stratified test subset (default: all)"
+    )
+    report.add_argument("--no-pdf", action="store_true", help="write report.html only")
+    report.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
     return parser
 
 
@@ -278,6 +296,35 @@ def _dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    import shlex
+
+    from study.report_files import ReportOptions, write_report
+    from study.settings import default_storage
+
+    files = write_report(
+        ReportOptions(
+            storage=args.storage or default_storage(args.results_dir),
+            study_name=args.study_name,
+            out=args.out or args.results_dir / args.study_name,
+            command=shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),  # as typed
+            seeds=args.seeds,
+            epochs=args.epochs,
+            train_limit=args.train_limit,
+            test_limit=args.test_limit,
+            retrain=args.retrain,
+            data_dir=args.data_dir,
+            pdf=not args.no_pdf,
+        )
+    )
+    if files.report.comparison_missing:
+        print(f"note: {files.report.comparison_missing}")
+    for path in (files.html, files.pdf):
+        if path is not None:
+            print(f"wrote {path}")
+    return 0
+
+
 COMMANDS = {
     "run": _run,
     "trials": _trials,
@@ -285,6 +332,7 @@ COMMANDS = {
     "evaluate": _evaluate,
     "predict": _predict,
     "dashboard": _dashboard,
+    "report": _report,
 }
 
 if __name__ == "__main__":

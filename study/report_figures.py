@@ -1,0 +1,103 @@
+"""The report's plotly figures: Optuna's own plots of the search, and the comparison's.
+
+Each function draws from a record computed in ``study.report``; none computes a result.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import optuna
+import optuna.visualization as vis
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from lenet import CLASS_NAMES
+from study.report import Arm, Comparison
+
+WIDTH = 900  # pixels; the static (PDF) export uses the same size as the HTML
+COLORS = {"classic LeNet-5": "#636efa", "best trial": "#ef553b"}
+
+SEARCH_PLOTS: dict[str, tuple[str, Callable[[optuna.Study], go.Figure]]] = {
+    "history": ("Optimization history", vis.plot_optimization_history),
+    "importances": ("Hyperparameter importances (fANOVA)", vis.plot_param_importances),
+    "parallel": ("Parallel coordinates", vis.plot_parallel_coordinate),
+    "slice": ("Slice plots", vis.plot_slice),
+}
+
+
+def search_plot(study: optuna.Study, name: str) -> go.Figure:
+    """One of Optuna's plotly visualizations, sized for the page.
+
+    Raises:
+        ValueError: Optuna cannot draw it for this study (its message says why).
+    """
+    with warnings.catch_warnings():  # Optuna warns, rather than fails, on degenerate inputs
+        warnings.simplefilter("ignore")
+        figure = SEARCH_PLOTS[name][1](study)
+    height = 420 if name != "slice" else 380
+    return figure.update_layout(width=WIDTH, height=height, title=None, margin={"t": 30})
+
+
+def learning_curves(comparison: Comparison) -> go.Figure:
+    """Training loss and accuracy per epoch, every seed as a thin line, each arm one colour."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "training accuracy"))
+    for arm in (comparison.baseline, comparison.best):
+        for i, run in enumerate(arm.runs):
+            for col, key in ((1, "loss"), (2, "accuracy")):
+                values = run.history.get(key, [])
+                figure.add_trace(
+                    go.Scatter(
+                        x=list(range(1, len(values) + 1)),
+                        y=values,
+                        mode="lines+markers",
+                        name=arm.label,
+                        legendgroup=arm.label,
+                        showlegend=(i == 0 and col == 1),
+                        line={"color": COLORS[arm.label], "width": 1.5},
+                        hovertemplate=f"seed {run.seed}, epoch %{{x}}: %{{y:.4f}}",
+                    ),
+                    row=1,
+                    col=col,
+                )
+    figure.update_xaxes(title_text="epoch", dtick=1)
+    return figure.update_layout(width=WIDTH, height=360, margin={"t": 40})
+
+
+def f1_bars(comparison: Comparison) -> go.Figure:
+    """Per-class F1 of both arms, mean over seeds, with the seeds' standard deviation."""
+    figure = go.Figure()
+    for arm in (comparison.baseline, comparison.best):
+        f1 = np.array([[row["f1"] for row in run.per_class] for run in arm.runs])
+        figure.add_trace(
+            go.Bar(
+                x=list(CLASS_NAMES),
+                y=f1.mean(axis=0),
+                error_y={"type": "data", "array": f1.std(axis=0, ddof=1) if len(f1) > 1 else None},
+                name=arm.label,
+                marker_color=COLORS[arm.label],
+            )
+        )
+    figure.update_yaxes(title_text="F1 on the test set", range=[0, 1])
+    return figure.update_layout(width=WIDTH, height=380, barmode="group", margin={"t": 20})
+
+
+def confusion(arm: Arm) -> go.Figure:
+    """The arm's test confusion matrix, summed over seeds."""
+    counts = np.sum([run.confusion for run in arm.runs], axis=0)
+    figure = px.imshow(
+        counts,
+        x=list(CLASS_NAMES),
+        y=list(CLASS_NAMES),
+        text_auto=True,
+        color_continuous_scale="Blues",
+        labels={"x": "predicted", "y": "true", "color": "images"},
+        aspect="equal",
+    )
+    title = f"{arm.label} ({len(arm.runs)} seed{'s' * (len(arm.runs) > 1)} summed)"
+    return figure.update_layout(
+        title=title, width=WIDTH // 2 + 40, height=480, coloraxis_showscale=False
+    )

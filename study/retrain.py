@@ -1,0 +1,191 @@
+"""Retraining the baseline and the best configuration on all training images, with a cache.
+
+The study picks its best trial on a validation split, so its validation accuracy is an
+optimistic estimate. The report's comparison therefore retrains the classic LeNet-5 and the
+best trial's configuration from scratch on the full training set, for the same epochs and the
+same seeds, and scores both on the test set, which nothing here selects on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from lenet import FashionMNIST, ModelConfig, Splits, TrainConfig, summarize_predictions, train
+from lenet.data import stratified_indices
+
+CACHE_FILE = "retrain.json"
+CACHE_VERSION = 1  # bump when the stored record changes shape
+SUBSET_SEED = 0  # which images --train-limit / --test-limit keep
+BASELINE_TRAIN = TrainConfig()  # Adam 1e-3, batch 128: the usual LeNet-5 recipe
+
+
+@dataclass(frozen=True)
+class RetrainSettings:
+    """What is retrained, on what, and how often. Any change means a new cache key."""
+
+    baseline_model: ModelConfig
+    baseline_train: TrainConfig
+    best_model: ModelConfig
+    best_train: TrainConfig
+    seeds: tuple[int, ...]
+    epochs: int
+    train_limit: int | None = None  # stratified subset of the 60,000 images; None: all
+    test_limit: int | None = None  # stratified subset of the 10,000 test images; None: all
+    data: dict[str, str] = field(default_factory=dict)  # checksums of the files used
+
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ValueError("at least one seed is needed to retrain")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {self.epochs}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def key(self) -> str:
+        """A SHA-256 of everything that changes the retrained numbers."""
+        text = json.dumps({"version": CACHE_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RetrainRun:
+    """One configuration trained with one seed, scored on the test images."""
+
+    seed: int
+    accuracy: float
+    loss: float
+    per_class: list[dict[str, Any]]  # class, name, precision, recall, f1, support
+    confusion: list[list[int]]  # confusion[true][predicted]
+    history: dict[str, list[float]]  # training loss and accuracy per epoch
+    train_seconds: float
+    n_params: int
+    predictions: list[int]  # predicted class of every test image, in order
+    confidence: list[float]  # probability of the predicted class
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """Both arms' runs, seed by seed in the same order, and what produced them."""
+
+    settings: RetrainSettings
+    baseline: list[RetrainRun]
+    best: list[RetrainRun]
+    test_indices: list[int]  # which test images were scored (all, unless --test-limit)
+    from_cache: bool = False
+
+
+def subset(n: int, labels: np.ndarray, limit: int | None) -> np.ndarray:
+    """Indices of a stratified ``limit``-image subset, or of all ``n`` images."""
+    if limit is None or limit >= n:
+        return np.arange(n)
+    return stratified_indices(labels, limit, SUBSET_SEED)
+
+
+def retrain_one(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    train_images: Splits,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+) -> RetrainRun:
+    """Trains one configuration for all its epochs (no early stopping) and scores it."""
+    keras.backend.clear_session()  # each run builds a new graph; free the previous one
+    start = time.perf_counter()
+    result = train(model_config, train_config, train_images, validate=False)
+    seconds = time.perf_counter() - start
+    probabilities = result.model.predict(x_test, batch_size=1000, verbose=0)
+    evaluation = summarize_predictions(y_test, probabilities)
+    return RetrainRun(
+        seed=train_config.seed,
+        accuracy=evaluation.accuracy,
+        loss=evaluation.loss,
+        per_class=evaluation.per_class,
+        confusion=evaluation.confusion,
+        history={k: result.history[k] for k in ("loss", "accuracy") if k in result.history},
+        train_seconds=seconds,
+        n_params=int(result.model.count_params()),
+        predictions=probabilities.argmax(axis=1).astype(int).tolist(),
+        confidence=np.round(probabilities.max(axis=1), 4).astype(float).tolist(),
+    )
+
+
+def retrain(settings: RetrainSettings, data: FashionMNIST) -> RetrainResult:
+    """Retrains both arms with every seed on the (possibly limited) training images."""
+    train_idx = subset(len(data.y_train), data.y_train, settings.train_limit)
+    test_idx = subset(len(data.y_test), data.y_test, settings.test_limit)
+    # validate=False: no validation set is used, so none is needed; nothing selects on test.
+    images = Splits(
+        x_train=data.x_train[train_idx],
+        y_train=data.y_train[train_idx],
+        x_val=data.x_train[:0],
+        y_val=data.y_train[:0],
+    )
+    x_test, y_test = data.x_test[test_idx], data.y_test[test_idx]
+    arms: dict[str, list[RetrainRun]] = {"baseline": [], "best": []}
+    for seed in settings.seeds:
+        for name, model_config, train_config in (
+            ("baseline", settings.baseline_model, settings.baseline_train),
+            ("best", settings.best_model, settings.best_train),
+        ):
+            config = replace(train_config, epochs=settings.epochs, seed=seed)
+            arms[name].append(retrain_one(model_config, config, images, x_test, y_test))
+    return RetrainResult(settings, arms["baseline"], arms["best"], test_idx.tolist())
+
+
+def load_cached(path: Path, settings: RetrainSettings) -> RetrainResult | None:
+    """The cached result for exactly these settings, or None (missing, stale or unreadable)."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("key") != settings.key():
+        return None
+    return RetrainResult(
+        settings=settings,
+        baseline=[RetrainRun(**run) for run in stored["baseline"]],
+        best=[RetrainRun(**run) for run in stored["best"]],
+        test_indices=stored["test_indices"],
+        from_cache=True,
+    )
+
+
+def save(path: Path, result: RetrainResult) -> None:
+    """Writes the result as JSON, replacing the file only once it is complete."""
+    record = {
+        "key": result.settings.key(),
+        "settings": result.settings.to_dict(),
+        "baseline": [asdict(run) for run in result.baseline],
+        "best": [asdict(run) for run in result.best],
+        "test_indices": result.test_indices,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(record))
+    partial.replace(path)
+
+
+def retrain_or_load(
+    settings: RetrainSettings, data: FashionMNIST, cache: Path, force: bool = False
+) -> RetrainResult:
+    """Returns the cached result for these settings, or retrains and caches it.
+
+    Args:
+        settings: the arms, seeds, epochs and data limits.
+        data: the verified data set.
+        cache: the JSON file that holds the last result.
+        force: retrain even if the cache matches.
+    """
+    if not force and (cached := load_cached(cache, settings)) is not None:
+        return cached
+    result = retrain(settings, data)
+    save(cache, result)
+    return result

@@ -1,0 +1,227 @@
+"""The report end to end, from a tiny real study: HTML, PDF, numbers, cache, edge cases."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+from PIL import Image
+from scipy.stats import binomtest
+
+import study.retrain
+from study.cli import main
+from study.report import confused_pairs, mcnemar, study_facts, summarize
+from study.report_files import ReportOptions, retrain_settings
+from study.report_render import SECTIONS
+from study.retrain import RetrainRun, load_cached
+
+NAME = "lenet5-fashion-mnist"
+SHRINK = ["--seeds", "1", "--epochs", "1", "--train-limit", "2000", "--test-limit", "500"]
+
+
+def _where(folder: Path) -> list[str]:
+    return ["--storage", f"sqlite:///{folder / 'db.sqlite'}", "--results-dir", str(folder)]
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory) -> Path:
+    """A two-trial, one-epoch study on 5,000 real images and its report; returns the folder."""
+    folder = tmp_path_factory.mktemp("report")
+    assert main(["run", "--quick", "--n-trials", "2", "--epochs", "1", *_where(folder)]) == 0
+    argv = ["report", *_where(folder), *SHRINK]
+    with pytest.MonkeyPatch.context() as patch:  # the report quotes the command as typed
+        patch.setattr(sys, "argv", ["/usr/bin/lenet-study", *argv])
+        assert main(argv) == 0
+    return folder
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.section_ids: list[str] = []
+        self.links: list[str] = []  # every src and href
+        self.scripts_with_src = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "section":
+            self.section_ids.append(attributes.get("id") or "")
+        self.links += [v or "" for k, v in attrs if k in ("src", "href")]
+        self.scripts_with_src += tag == "script" and "src" in attributes
+
+
+def test_html_holds_every_section_and_loads_nothing_from_the_network(reported):
+    text = (reported / NAME / "report.html").read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(text)
+    assert page.section_ids == list(SECTIONS)
+    assert page.links, "the page has images and anchors"
+    assert all(link.startswith(("data:", "#")) for link in page.links), page.links
+    assert page.scripts_with_src == 0
+    assert len(re.findall(r"\* plotly\.js v\d", text)) == 1  # embedded once
+    # Two completed trials: all four Optuna plots, plus F1, two confusion matrices and curves.
+    assert text.count('class="plotly-graph-div"') == 8
+    assert "Not shown" not in text
+    assert "lenet-study report --storage sqlite:///" in text  # the command, in section 5
+    assert "train-images-idx3-ubyte" in text
+
+
+def test_pdf_has_pages_and_its_first_page_is_not_blank(reported, tmp_path):
+    pdf = reported / NAME / "report.pdf"
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))
+    assert pages >= 3
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-f", "3", "-l", "3", "-png", str(pdf), str(tmp_path / "p")],
+        check=True,
+    )
+    (png,) = tmp_path.glob("p*.png")
+    gray = np.asarray(Image.open(png).convert("L"))
+    assert (gray < 200).mean() > 0.02  # text, tables and figures, not an empty page
+
+
+def test_summary_numbers_equal_what_the_storage_holds(reported):
+    stored = optuna.load_study(study_name=NAME, storage=f"sqlite:///{reported / 'db.sqlite'}")
+    facts = study_facts(stored)
+    trials = stored.get_trials()
+    assert facts.n_trials == len(trials) == 2
+    assert facts.n_complete == sum(t.state == TrialState.COMPLETE for t in trials)
+    assert facts.n_pruned == sum(t.state == TrialState.PRUNED for t in trials)
+    assert facts.compute_seconds == pytest.approx(sum(t.duration.total_seconds() for t in trials))
+    assert facts.epochs_run == sum(t.user_attrs["epochs_run"] for t in trials)
+    assert facts.epochs_without_pruning >= facts.epochs_run
+    assert (facts.best_number, facts.best_value) == (stored.best_trial.number, stored.best_value)
+
+    text = (reported / NAME / "report.html").read_text(encoding="utf-8")
+    assert f"<td>{facts.n_complete}</td>" in text
+    assert f"{stored.best_value:.4f}" in text
+    cache = json.loads((reported / NAME / "retrain.json").read_text())
+    assert cache["settings"]["best_model"]["c1_filters"] == stored.best_params["c1_filters"]
+    assert cache["settings"]["seeds"] == [0] and cache["settings"]["epochs"] == 1
+    for arm in ("baseline", "best"):
+        assert len(cache[arm][0]["predictions"]) == 500
+        assert f"{cache[arm][0]['accuracy']:.4f}" in text
+
+
+def test_comparison_numbers_follow_from_the_cached_predictions(reported, fashion):
+    stored = optuna.load_study(study_name=NAME, storage=f"sqlite:///{reported / 'db.sqlite'}")
+    options = ReportOptions(
+        storage="unused", study_name=NAME, out=reported, command="cmd", seeds=1, epochs=1,
+        train_limit=2000, test_limit=500,
+    )  # fmt: skip
+    cached = load_cached(reported / NAME / "retrain.json", retrain_settings(stored, options, {}))
+    assert cached is None  # other data checksums, another key
+    settings = retrain_settings(stored, options, fashion.checksums)
+    cached = load_cached(reported / NAME / "retrain.json", settings)
+    assert cached is not None  # the same settings as the CLI's: the same key
+    report = summarize(stored, cached, fashion, "cmd")
+    c = report.comparison
+    assert (c.train_images, c.test_images, c.epochs) == (2000, 500, 1)
+    assert c.baseline.n_params == 61_706
+    assert c.best.n_params == stored.best_trial.user_attrs["n_params"]
+    assert report.top_trials["number"].iloc[0] == stored.best_trial.number
+    y = fashion.y_test[cached.test_indices]
+    base_right = np.array(cached.baseline[0].predictions) == y
+    best_right = np.array(cached.best[0].predictions) == y
+    assert c.baseline.mean_accuracy == pytest.approx(base_right.mean())
+    assert c.mcnemar[0].only_best_right == int((best_right & ~base_right).sum())
+    assert c.mistakes and all(m.true != m.predicted for m in c.mistakes)
+    assert all(fashion.y_test[m.index] == m.true for m in c.mistakes)
+
+
+def _no_training(*args, **kwargs):
+    raise RuntimeError("retrained")
+
+
+def test_rerendering_reuses_the_cache_and_a_changed_setting_retrains(reported, monkeypatch):
+    monkeypatch.setattr(study.retrain, "train", _no_training)
+    cache = reported / NAME / "retrain.json"
+    before = cache.read_bytes()
+    assert main(["report", *_where(reported), *SHRINK, "--no-pdf"]) == 0
+    assert cache.read_bytes() == before
+    assert "reused from the cache" in (reported / NAME / "report.html").read_text(encoding="utf-8")
+    changed = [*SHRINK[:-1], "400"]  # another test subset: another key
+    with pytest.raises(RuntimeError, match="retrained"):
+        main(["report", *_where(reported), *changed, "--no-pdf"])
+    with pytest.raises(RuntimeError, match="retrained"):
+        main(["report", *_where(reported), *SHRINK, "--no-pdf", "--retrain"])
+
+
+def test_a_study_without_completed_trials_still_gets_a_report(reported, tmp_path, capsys):
+    source = optuna.load_study(study_name=NAME, storage=f"sqlite:///{reported / 'db.sqlite'}")
+    empty = optuna.create_study(
+        study_name="empty", storage=f"sqlite:///{tmp_path / 'db.sqlite'}", direction="maximize"
+    )
+    empty.set_user_attr("manifest", source.user_attrs["manifest"])
+    empty.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.PRUNED,
+            params=source.trials[0].params,
+            distributions=source.trials[0].distributions,
+            intermediate_values={0: 0.5},
+            user_attrs={"epochs_run": 1},
+        )
+    )
+    assert main(["report", *_where(tmp_path), "--study-name", "empty", "--no-pdf"]) == 0
+    assert "no completed trial" in capsys.readouterr().out
+    page = _Page()
+    text = (tmp_path / "empty" / "report.html").read_text(encoding="utf-8")
+    page.feed(text)
+    assert page.section_ids == list(SECTIONS)
+    assert text.count("needs at least") == 4
+    assert not (tmp_path / "empty" / "retrain.json").exists()
+
+
+def test_report_of_a_missing_study_exits_1_with_one_line(tmp_path, capsys):
+    assert main(["report", *_where(tmp_path), "--study-name", "nope"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "no study 'nope'" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("argv", [["--seeds", "0"], ["--train-limit", "-5"], ["--epochs", "x"]])
+def test_invalid_report_flags_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["report", *argv])
+    assert excinfo.value.code == 2
+
+
+def _run(predictions: list[int]) -> RetrainRun:
+    return RetrainRun(0, 0.0, 0.0, [], [], {}, 0.0, 0, predictions, [1.0] * len(predictions))
+
+
+def test_mcnemar_counts_only_the_discordant_images():
+    y = np.array([0, 1, 2, 3, 4, 5, 6, 7])
+    baseline = _run([0, 1, 2, 0, 0, 0, 0, 7])  # right on 0, 1, 2, 7
+    best = _run([0, 1, 0, 3, 4, 5, 0, 7])  # right on 0, 1, 3, 4, 5, 7
+    result = mcnemar(0, y, baseline, best)
+    assert (result.only_baseline_right, result.only_best_right) == (1, 3)
+    assert result.p_value == pytest.approx(binomtest(3, 4, 0.5).pvalue) == 0.625
+    assert mcnemar(0, y, baseline, baseline).p_value == 1.0
+
+
+def test_confused_pairs_are_the_largest_off_diagonal_cells():
+    confusion = np.diag([50] * 10)
+    confusion[6, 0], confusion[4, 2], confusion[0, 6] = 9, 5, 3
+    table = confused_pairs(confusion, n=5)
+    assert table[["true", "predicted", "count"]].values.tolist() == [
+        ["Shirt", "T-shirt/top", 9],
+        ["Coat", "Pullover", 5],
+        ["T-shirt/top", "Shirt", 3],
+    ]
+    assert table["share of true class"].iloc[0] == pytest.approx(9 / 59)
+
+
+def test_without_a_browser_the_pdf_report_stops_with_one_line(reported, monkeypatch, capsys):
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    monkeypatch.setattr("study.report_files.CHROMIUM_NAMES", ("no-such-browser",))
+    assert main(["report", *_where(reported), *SHRINK]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "Chromium" in err and "\n" not in err
