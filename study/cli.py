@@ -178,9 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         from study.runner import Terminated
 
-        print(
-            "lenet-study: interrupted; the running trial was recorded as failed", file=sys.stderr
-        )
+        detail = "; the running trial was recorded as failed" if args.command == "run" else ""
+        print(f"lenet-study: interrupted{detail}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
 
 
