@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import optuna
+import tensorflow as tf
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import FrozenTrial, TrialState
 
@@ -127,6 +128,9 @@ def run_study(
     def progress(study: optuna.Study, trial: FrozenTrial) -> None:
         print(format_trial(trial), file=out, flush=True)
 
+    # Every trial builds a new model, so Keras retraces its functions by design; TensorFlow
+    # warns about that as if it were a bug.
+    tf.get_logger().setLevel("ERROR")
     # Our progress line reports each trial, failures with their reason; Optuna's own warning
     # for a failed trial repeats it with a traceback.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
