@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     trials = commands.add_parser("trials", parents=[common], help="list a study's trials")
     trials.add_argument("--csv", type=Path, help="also write the table to this CSV file")
+
+    bench = commands.add_parser(
+        "bench", help="measure training speed, trial overhead, workers, pruning and memory"
+    )
+    bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    bench.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
+    bench.add_argument(
+        "--quick", action="store_true", help="every figure on a few thousand images (a minute)"
+    )
     return parser
 
 
@@ -142,7 +151,18 @@ def _trials(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "trials": _trials}
+def _bench(args: argparse.Namespace) -> int:
+    from study.bench import BenchSizes, render, run_bench, write_json
+
+    report = run_bench(BenchSizes.quick() if args.quick else BenchSizes(), args.data_dir)
+    print(render(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+COMMANDS = {"run": _run, "trials": _trials, "bench": _bench}
 
 if __name__ == "__main__":
     sys.exit(main())

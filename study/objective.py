@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import math
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class Objective:
         space: the search space.
         base_model: model settings the space does not sample.
         artifact_store: where completed trials' best-epoch models are kept, if anywhere.
+        callbacks: extra Keras callbacks for every trial's training (timers, probes).
     """
 
     splits: Splits
@@ -47,6 +49,7 @@ class Objective:
     space: SearchSpace = field(default_factory=lambda: DEFAULT_SPACE)
     base_model: ModelConfig = ModelConfig.classic()  # noqa: RUF009 (frozen, so shared is fine)
     artifact_store: FileSystemArtifactStore | None = None
+    callbacks: Sequence[keras.callbacks.Callback] = ()
 
     def __call__(self, trial: optuna.Trial) -> float:
         # Each trial builds a new graph; without this, Keras keeps every earlier one alive.
@@ -64,7 +67,7 @@ class Objective:
                 model_config,
                 train_config,
                 self.splits,
-                callbacks=[KerasPruningCallback(trial, METRIC)],
+                callbacks=[KerasPruningCallback(trial, METRIC), *self.callbacks],
                 recorder=recorder,
             )
         except optuna.TrialPruned:
