@@ -219,6 +219,7 @@ def measure_trial_costs(splits: Splits, trials: int, seed: int = 0) -> TrialCost
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.NopPruner(),
     )
+    gc.freeze()  # as run_study does: the imports and data are out of every trial's collections
     _reset_peak_rss()
     study.optimize(
         timed,

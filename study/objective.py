@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import tempfile
 from collections.abc import Sequence
@@ -53,8 +52,8 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         # Each trial builds a new graph; without this, Keras keeps every earlier one alive.
+        # It also runs the garbage collector, so no gc.collect() of our own.
         keras.backend.clear_session()
-        gc.collect()
         model_config, train_config = to_configs(
             suggest(trial, self.space), self.base_model, self.base_train
         )
