@@ -84,6 +84,7 @@ class Throughput:
     reference_images_per_second: float  # model.fit on NumPy arrays, default settings
     speedup: float  # median of per-round ratios reference_seconds / ours_seconds
     rounds: int
+    batch_size: int
 
 
 @dataclass(frozen=True)
@@ -284,6 +285,7 @@ def measure_throughput(
         reference_images_per_second=len(y) / statistics.median(seconds["reference"]),
         speedup=statistics.median(ratios),
         rounds=rounds,
+        batch_size=batch_size,
     )
 
 
@@ -550,8 +552,8 @@ def render(report: BenchReport) -> str:
     lines = [
         f"{m['cpu_model']}, {m['cores']} cores; TensorFlow {m['tensorflow']}, "
         f"Keras {m['keras']}, Optuna {m['optuna']}, Python {m['python']}",
-        f"throughput: classic LeNet-5, batch {report.throughput.images} images per epoch, "
-        f"median of {t.rounds} epochs after a warm-up",
+        f"throughput: classic LeNet-5, batch {report.throughput.batch_size}, "
+        f"{t.images:,} images per epoch, median of {t.rounds} epochs after a warm-up",
         "",
         f"{'measurement':<{width}}  {'value':<{value_width}}  target",
     ]
