@@ -157,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--no-pdf", action="store_true", help="write report.html only")
     report.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
+
+    bench = commands.add_parser(
+        "bench", help="measure training speed, trial overhead, workers, pruning and memory"
+    )
+    bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    bench.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
+    bench.add_argument(
+        "--quick", action="store_true", help="every figure on a few thousand images (a minute)"
+    )
     return parser
 
 
@@ -324,6 +333,17 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from study.bench import BenchSizes, render, run_bench, write_json
+
+    report = run_bench(BenchSizes.quick() if args.quick else BenchSizes(), args.data_dir)
+    print(render(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
 COMMANDS = {
     "run": _run,
     "trials": _trials,
@@ -332,6 +352,7 @@ COMMANDS = {
     "predict": _predict,
     "dashboard": _dashboard,
     "report": _report,
+    "bench": _bench,
 }
 
 if __name__ == "__main__":

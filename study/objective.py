@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -41,6 +41,7 @@ class Objective:
         space: the search space.
         base_model: model settings the space does not sample.
         artifact_store: where completed trials' best-epoch models are kept, if anywhere.
+        callbacks: extra Keras callbacks for every trial's training (timers, probes).
     """
 
     splits: Splits
@@ -48,11 +49,12 @@ class Objective:
     space: SearchSpace = field(default_factory=default_space)
     base_model: ModelConfig = ModelConfig.classic()  # noqa: RUF009 (frozen, so shared is fine)
     artifact_store: FileSystemArtifactStore | None = None
+    callbacks: Sequence[keras.callbacks.Callback] = ()
 
     def __call__(self, trial: optuna.Trial) -> float:
         # Each trial builds a new graph; without this, Keras keeps every earlier one alive.
+        # It also runs the garbage collector, so no gc.collect() of our own.
         keras.backend.clear_session()
-        gc.collect()
         model_config, train_config = to_configs(
             {**self.space.fixed, **suggest(trial, self.space)}, self.base_model, self.base_train
         )
@@ -76,7 +78,7 @@ class Objective:
                 model_config,
                 train_config,
                 self.splits,
-                callbacks=[KerasPruningCallback(trial, METRIC)],
+                callbacks=[KerasPruningCallback(trial, METRIC), *self.callbacks],
                 recorder=recorder,
             )
         except optuna.TrialPruned:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import time
@@ -134,6 +135,10 @@ def run_study(
     # Our progress line reports each trial, failures with their reason; Optuna's own warning
     # for a failed trial repeats it with a traceback.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    # TensorFlow, Keras and the data are loaded and live as long as the process. Freezing them
+    # takes their ~300,000 objects out of every later collection: each trial's gc passes
+    # (clear_session, gc_after_trial) drop from ~0.2 s to ~0.01 s each (`lenet-study bench`).
+    gc.freeze()
     with sigterm_as_interrupt():
         study.optimize(
             objective,

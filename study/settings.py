@@ -14,6 +14,12 @@ SAMPLERS = ("tpe", "random")
 PRUNERS = ("hyperband", "median", "none")
 DEFAULT_RESULTS_DIR = Path("results")
 DEFAULT_STUDY_NAME = "lenet5-fashion-mnist"
+# Worker processes of `run --workers`. `lenet-study bench` on the 2-core Xeon (README,
+# Performance), 8 classic LeNet-5 trials each way: one worker with 2 threads ran 966 trials/h,
+# two workers with 1 thread each 925 trials/h. A 4 % gap is within the noise of that shared
+# machine, so the tie goes to one worker: it holds TensorFlow and the data once (~1.2-1.5 GiB
+# RSS per worker, measured by the same bench) instead of twice.
+DEFAULT_WORKERS = 1
 
 
 def default_storage(results_dir: Path = DEFAULT_RESULTS_DIR) -> str:

@@ -1,0 +1,244 @@
+"""``lenet-study bench``: what a study costs on this machine, measured against plain Keras.
+
+Each measurement is a function that returns a small record; ``render`` lays them out. The
+measurements run in this order, because the first trial of a process is one of the figures:
+trials in one process (overhead and memory), epoch throughput, pruning, parallel workers.
+Timings on a shared machine are noisy, so the throughput is measured in alternating epochs of
+our path and the reference, and reported as the median of per-round ratios.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import keras
+import optuna
+
+from lenet import load_fashion_mnist
+from study.bench_measure import (
+    Pruning,
+    Throughput,
+    TrialCosts,
+    measure_pruning,
+    measure_throughput,
+    measure_trial_costs,
+)
+from study.bench_workers import Parallel, measure_parallel
+from study.settings import RunSettings
+
+
+@dataclass(frozen=True)
+class BenchSizes:
+    """How much work each measurement does; ``quick()`` shrinks it to a smoke test."""
+
+    throughput_images: int = 60_000  # the issue's figure: all training images
+    throughput_rounds: int = 3  # timed epochs per path, after one warm-up epoch each
+    trials_in_process: int = 20  # overhead and memory: one worker's trials
+    trial_train_images: int = 5_000  # per trial of the overhead and memory run
+    trial_val_images: int = 1_000
+    parallel_trials: int = 8  # per configuration; 1 epoch on the `run --quick` images
+    pruning_trials: int = 12  # per study (hyperband, then none)
+    pruning_epochs: int = 6
+    pruning_train_images: int = 10_000
+    pruning_val_images: int = 2_000
+    batch_size: int = 128  # throughput and parallel trials (the classic LeNet-5 setting)
+
+    @classmethod
+    def quick(cls) -> BenchSizes:
+        """Every figure at the smallest sizes that still produce it: a smoke test, not evidence."""
+        return cls(
+            throughput_images=2_048,
+            throughput_rounds=1,
+            trials_in_process=2,  # a first and a later trial
+            trial_train_images=2_000,
+            trial_val_images=500,
+            parallel_trials=2,
+            pruning_trials=2,
+            pruning_epochs=2,
+            pruning_train_images=2_000,
+            pruning_val_images=500,
+        )
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    machine: dict[str, Any]
+    throughput: Throughput
+    trial_costs: TrialCosts
+    pruning: Pruning
+    parallel: Parallel
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- the whole bench ------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """The CPU, its cores and the library versions: what the numbers are valid for."""
+    from study.storage import versions
+
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "load_average_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        **versions(),
+    }
+
+
+def run_bench(
+    sizes: BenchSizes, data_dir: Path | None = None, log: io.TextIOBase | None = None
+) -> BenchReport:
+    """Runs every measurement and returns them.
+
+    Args:
+        sizes: how much work each measurement does (``BenchSizes.quick()`` for a smoke test).
+        data_dir: folder with the Fashion-MNIST files, if not a default one.
+        log: where a line is printed as each measurement starts (default: stderr).
+    """
+    out = log or sys.stderr
+    started = time.perf_counter()
+
+    def step(text: str) -> None:
+        print(f"bench: {time.perf_counter() - started:5.0f} s  {text}", file=out, flush=True)
+
+    _quiet()
+
+    info = machine()
+    data = load_fashion_mnist(data_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = RunSettings(
+            storage=f"sqlite:///{Path(tmp) / 'bench.db'}",
+            results_dir=Path(tmp),
+            sampler="tpe",
+            seed=0,
+            data_dir=data_dir,
+            train_limit=sizes.trial_train_images,
+            val_limit=sizes.trial_val_images,
+        )
+        from study.runner import load_splits
+
+        splits, _ = load_splits(base)
+        step(f"{sizes.trials_in_process} trials in this process (overhead, memory)")
+        trial_costs = measure_trial_costs(splits, sizes.trials_in_process)
+        del splits
+        gc.collect()
+        n = sizes.throughput_images
+        step(f"epoch throughput on {n} images, {sizes.throughput_rounds} rounds")
+        throughput = measure_throughput(
+            data.x_train[:n], data.y_train[:n], sizes.throughput_rounds, sizes.batch_size
+        )
+        keras.backend.clear_session()
+        step(f"pruning: {sizes.pruning_trials} trials x {sizes.pruning_epochs} epochs, twice")
+        pruning = measure_pruning(
+            replace(
+                base,
+                n_trials=sizes.pruning_trials,
+                epochs=sizes.pruning_epochs,
+                train_limit=sizes.pruning_train_images,
+                val_limit=sizes.pruning_val_images,
+            )
+        )
+    step(f"parallel: {sizes.parallel_trials} trials by 1 worker, then by 2")
+    parallel = measure_parallel(sizes.parallel_trials, sizes.batch_size)
+    step("done")
+    return BenchReport(info, throughput, trial_costs, pruning, parallel)
+
+
+def _quiet() -> None:
+    import tensorflow as tf
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Every trial builds a new model, so its functions are traced anew by design: the
+    # "excessive retracing" warning is expected here, and the overhead is what we measure.
+    tf.get_logger().setLevel("ERROR")
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+# -- drawing --------------------------------------------------------------------------------
+
+
+def render(report: BenchReport) -> str:
+    """The report as a plain-text table, one measured figure per row, with its target."""
+    t, c, p, w = report.throughput, report.trial_costs, report.pruning, report.parallel
+    m = report.machine
+    rows = [
+        ("epoch throughput, ours", f"{t.ours_images_per_second:,.0f} images/s", ""),
+        (
+            "epoch throughput, plain model.fit",
+            f"{t.reference_images_per_second:,.0f} images/s",
+            "",
+        ),
+        ("speed-up over plain model.fit", f"{t.speedup:.2f}x", ">= 2x"),
+        ("first trial: start to first step", f"{c.first_overhead_seconds:.2f} s", ""),
+        (
+            "later trials: start to first step",
+            f"{c.later_overhead_seconds:.2f} s (median)",
+            "< 1 s",
+        ),
+        ("later trials: slowest", f"{c.later_overhead_max_seconds:.2f} s", "< 1 s"),
+        ("1 worker x 2 threads", f"{w.one_worker_trials_per_hour:,.0f} trials/h", ""),
+        ("2 workers x 1 thread", f"{w.two_workers_trials_per_hour:,.0f} trials/h", ""),
+        ("faster", f"{w.faster} worker{'s' if w.faster == 'two' else ''}", ""),
+        (
+            "epochs trained, hyperband / none",
+            f"{p.with_pruner.epochs_trained} / {p.without.epochs_trained}",
+            "",
+        ),
+        ("epochs saved by pruning", f"{100 * p.epochs_saved_fraction:.0f} %", ">= 50 %"),
+        (
+            "trial seconds, hyperband / none",
+            f"{p.with_pruner.seconds:.0f} / {p.without.seconds:.0f} s",
+            "",
+        ),
+        (
+            "best val_accuracy, hyperband / none",
+            f"{p.with_pruner.best_val_accuracy:.4f} / {p.without.best_val_accuracy:.4f}",
+            "",
+        ),
+        ("best val_accuracy change", f"{p.accuracy_change_points:+.2f} points", "within 0.5"),
+        ("peak RSS", f"{c.peak_rss_mib:,.0f} MiB", "< 2048 MiB"),
+        (
+            f"RSS growth over {c.trials} trials",
+            f"{c.rss_growth_mib_per_trial:+.2f} MiB/trial",
+            "flat",
+        ),
+    ]
+    width = max(len(r[0]) for r in rows)
+    value_width = max(len(r[1]) for r in rows)
+    lines = [
+        f"{m['cpu_model']}, {m['cores']} cores; TensorFlow {m['tensorflow']}, "
+        f"Keras {m['keras']}, Optuna {m['optuna']}, Python {m['python']}",
+        f"throughput: classic LeNet-5, batch {report.throughput.batch_size}, "
+        f"{t.images:,} images per epoch, median of {t.rounds} epochs after a warm-up",
+        "",
+        f"{'measurement':<{width}}  {'value':<{value_width}}  target",
+    ]
+    lines += [f"{a:<{width}}  {b:<{value_width}}  {c_}".rstrip() for a, b, c_ in rows]
+    return "\n".join(lines)
+
+
+def write_json(report: BenchReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), indent=2) + "\n")

@@ -1,0 +1,254 @@
+"""The in-process measurements of ``lenet-study bench``: throughput, trials, pruning, memory.
+
+Each function returns a small record; ``study.bench`` runs them in order and draws the table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import statistics
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import optuna
+
+from lenet import (
+    ModelConfig,
+    Splits,
+    TrainConfig,
+    TrainingDiverged,
+    build_model,
+)
+from lenet.train import compile_model, make_dataset
+from study.objective import Objective
+from study.runner import run_study
+from study.settings import RunSettings
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Training images per second in the steady state (after a warm-up epoch)."""
+
+    images: int
+    ours_images_per_second: float  # median over rounds
+    reference_images_per_second: float  # model.fit on NumPy arrays, default settings
+    speedup: float  # median of per-round ratios reference_seconds / ours_seconds
+    rounds: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class TrialCosts:
+    """One worker's trials in one process: start-up overhead and memory."""
+
+    trials: int
+    first_overhead_seconds: float  # trial start to first step, less that step's compute
+    later_overhead_seconds: float  # median over the later trials
+    later_overhead_max_seconds: float
+    peak_rss_mib: float  # VmHWM of this process over the trials
+    rss_growth_mib_per_trial: float  # least-squares slope of RSS after each trial
+    rss_after_trial_mib: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PrunedStudy:
+    """One small study: what it trained and what it found."""
+
+    pruner: str
+    trials: int
+    epochs_trained: int
+    seconds: float
+    best_val_accuracy: float
+
+
+@dataclass(frozen=True)
+class Pruning:
+    with_pruner: PrunedStudy  # hyperband
+    without: PrunedStudy
+    epochs_saved_fraction: float
+    accuracy_change_points: float  # with minus without, in percentage points
+
+
+# -- memory -------------------------------------------------------------------------------
+
+
+def _status_mib(key: str) -> float:
+    """A ``/proc/self/status`` size (VmRSS, VmHWM) in MiB; NaN where there is no /proc."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024  # the file says kB
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _reset_peak_rss() -> None:
+    # Writing 5 resets VmHWM (Linux >= 4.0), so the peak is this measurement's, not the
+    # whole process'. Where that is refused the peak is the process' so far: an upper bound.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _slope(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    return float(np.polyfit(np.arange(len(values)), values, 1)[0])
+
+
+# -- per-trial overhead and memory ----------------------------------------------------------
+
+
+class _FirstStepTimer(keras.callbacks.Callback):
+    """Times a trial's first training step, less the compute of the steps it ran.
+
+    Keras runs ``steps_per_execution`` steps per call, so the first call's end includes their
+    compute. The first call of the second epoch runs the same steps, already traced: its time
+    is that compute, and the difference is the overhead (build, tracing, data pipeline).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trial_start = 0.0
+        self.overheads: list[float] = []
+        self._first_end: float | None = None
+        self._to_first_end = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch, self._epoch_start, self._first_end = epoch, time.perf_counter(), None
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._first_end is not None:
+            return
+        self._first_end = time.perf_counter()
+        if self._epoch == 0:
+            self._to_first_end = self._first_end - self.trial_start
+        elif self._epoch == 1:
+            self.overheads.append(self._to_first_end - (self._first_end - self._epoch_start))
+
+
+def measure_trial_costs(splits: Splits, trials: int, seed: int = 0) -> TrialCosts:
+    """Runs ``trials`` 2-epoch trials of the search space in this process, unpruned.
+
+    Call it before anything else trains in the process: its first trial is the figure for
+    a worker's first trial.
+    """
+    timer = _FirstStepTimer()
+    objective = Objective(
+        splits=splits, base_train=TrainConfig(epochs=2, seed=seed), callbacks=(timer,)
+    )
+    rss: list[float] = []
+
+    def timed(trial: optuna.Trial) -> float:
+        timer.trial_start = time.perf_counter()
+        return objective(trial)
+
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.NopPruner(),
+    )
+    gc.freeze()  # as run_study does: the imports and data are out of every trial's collections
+    _reset_peak_rss()
+    study.optimize(
+        timed,
+        n_trials=trials,
+        catch=(TrainingDiverged,),  # a diverged trial still costs its start-up; keep going
+        gc_after_trial=True,
+        callbacks=[lambda study, trial: rss.append(_status_mib("VmRSS"))],
+    )
+    later = timer.overheads[1:] or [float("nan")]
+    return TrialCosts(
+        trials=trials,
+        first_overhead_seconds=timer.overheads[0],
+        later_overhead_seconds=statistics.median(later),
+        later_overhead_max_seconds=max(later),
+        peak_rss_mib=_status_mib("VmHWM"),
+        # The first trials warm caches (oneDNN kernels, Optuna's sampler); growth is after.
+        rss_growth_mib_per_trial=_slope(rss[2:] if len(rss) > 3 else rss),
+        rss_after_trial_mib=[round(r, 1) for r in rss],
+    )
+
+
+# -- epoch throughput -----------------------------------------------------------------------
+
+
+def measure_throughput(
+    x: np.ndarray, y: np.ndarray, rounds: int, batch_size: int = 128
+) -> Throughput:
+    """Epochs of the classic LeNet-5: our training path against plain ``model.fit``.
+
+    The two alternate epoch by epoch, after one warm-up epoch each, so that load from other
+    processes hits both alike; the speed-up is the median of the per-round ratios.
+    """
+    config = TrainConfig(batch_size=batch_size)
+    keras.utils.set_random_seed(0)
+    ours = compile_model(build_model(ModelConfig.classic()), config)
+    dataset = make_dataset(x, y, batch_size, shuffle=True, seed=0)
+    keras.utils.set_random_seed(0)
+    reference = build_model(ModelConfig.classic())
+    reference.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+    def fit_ours() -> None:
+        ours.fit(dataset, epochs=1, shuffle=False, verbose=0)
+
+    def fit_reference() -> None:
+        reference.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+
+    seconds: dict[str, list[float]] = {"ours": [], "reference": []}
+    for round_ in range(rounds + 1):
+        for name, fit in (("reference", fit_reference), ("ours", fit_ours)):
+            start = time.perf_counter()
+            fit()
+            if round_:  # round 0 is the warm-up: tracing and first-touch allocations
+                seconds[name].append(time.perf_counter() - start)
+    ratios = [r / o for r, o in zip(seconds["reference"], seconds["ours"], strict=True)]
+    return Throughput(
+        images=len(y),
+        ours_images_per_second=len(y) / statistics.median(seconds["ours"]),
+        reference_images_per_second=len(y) / statistics.median(seconds["reference"]),
+        speedup=statistics.median(ratios),
+        rounds=rounds,
+        batch_size=batch_size,
+    )
+
+
+# -- pruning ------------------------------------------------------------------------------
+
+
+def measure_pruned_study(settings: RunSettings) -> PrunedStudy:
+    """Runs one study through ``run_study`` (the real worker path) and sums what it trained."""
+    study = run_study(settings, out=io.StringIO())
+    trials = study.trials
+    return PrunedStudy(
+        pruner=settings.pruner,
+        trials=len(trials),
+        epochs_trained=sum(int(t.user_attrs.get("epochs_run", 0)) for t in trials),
+        seconds=sum(t.duration.total_seconds() for t in trials if t.duration),
+        best_val_accuracy=study.best_value,
+    )
+
+
+def measure_pruning(base: RunSettings) -> Pruning:
+    """The same study (seed, trials, data) with the hyperband pruner and with none."""
+    runs = {}
+    for pruner in ("hyperband", "none"):
+        name = f"bench-pruning-{pruner}"
+        runs[pruner] = measure_pruned_study(replace(base, study_name=name, pruner=pruner))
+    with_pruner, without = runs["hyperband"], runs["none"]
+    return Pruning(
+        with_pruner=with_pruner,
+        without=without,
+        epochs_saved_fraction=1 - with_pruner.epochs_trained / without.epochs_trained,
+        accuracy_change_points=100 * (with_pruner.best_val_accuracy - without.best_val_accuracy),
+    )

@@ -1,0 +1,112 @@
+"""Parallel workers for ``lenet-study bench``: one process with two threads, or two with one.
+
+The workers are real ``lenet-study run`` processes on one SQLite study, so the figure includes
+what they share: the storage's lock and the two cores.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from lenet import ModelConfig, TrainConfig
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """The same fixed trials, run by one two-thread worker or two one-thread workers."""
+
+    trials: int
+    one_worker_trials_per_hour: float  # one process, --threads 2
+    two_workers_trials_per_hour: float  # two processes, --threads 1 each, one study
+    faster: str  # "one" or "two"
+
+
+def _fixed_params(batch_size: int) -> dict[str, Any]:
+    """The classic LeNet-5, every config field fixed: each parallel trial costs the same.
+
+    Optuna uses an enqueued value whenever the objective suggests that name and ignores the
+    others, so this holds for any search space over these fields.
+    """
+    return {**ModelConfig.classic().to_dict(), **TrainConfig(batch_size=batch_size).to_dict()}
+
+
+def _trials_per_hour(storage: str, study_name: str) -> float:
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:
+        raise RuntimeError(f"no trial of {study_name!r} completed; see the workers' output")
+    # From the first trial's start to the last one's end: process start-up (importing
+    # TensorFlow, loading the data) is paid once per worker, not per trial.
+    start = min(t.datetime_start for t in done if t.datetime_start)
+    end = max(t.datetime_complete for t in done if t.datetime_complete)
+    return 3600 * len(done) / (end - start).total_seconds()
+
+
+def _run_workers(
+    folder: Path, name: str, workers: int, threads: int, trials: int, batch_size: int
+) -> float:
+    storage = f"sqlite:///{folder / 'parallel.db'}"
+    study = optuna.create_study(storage=storage, study_name=name, direction="maximize")
+    for _ in range(trials):
+        study.enqueue_trial(_fixed_params(batch_size))
+    # Worker options as `lenet-study run` takes them; enqueued trials are run first, so the
+    # sampler never chooses and both configurations train the same trials.
+    command = [
+        sys.executable,
+        "-m",
+        "study.cli",
+        "run",
+        "--storage",
+        storage,
+        "--study-name",
+        name,
+        "--results-dir",
+        str(folder / name),
+        "--pruner",
+        "none",
+        "--epochs",
+        "1",
+        "--quick",
+        "--threads",
+        str(threads),
+        "--n-trials",
+        str(trials // workers),
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    processes = [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(workers)
+    ]
+    for process in processes:
+        _, err = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"a bench worker failed: {err.decode().strip()[-500:]}")
+    return _trials_per_hour(storage, name)
+
+
+def measure_parallel(trials: int, batch_size: int = 128) -> Parallel:
+    """Trials per hour: one worker with two threads against two workers with one each.
+
+    Args:
+        trials: how many trials each configuration runs; even, so two workers split them.
+        batch_size: of the classic LeNet-5 trials.
+    """
+    if trials < 2 or trials % 2:
+        raise ValueError(f"trials must be even and >= 2, got {trials}")
+    with tempfile.TemporaryDirectory() as tmp:
+        one = _run_workers(Path(tmp), "bench-one-worker", 1, 2, trials, batch_size)
+        two = _run_workers(Path(tmp), "bench-two-workers", 2, 1, trials, batch_size)
+    return Parallel(
+        trials=trials,
+        one_worker_trials_per_hour=one,
+        two_workers_trials_per_hour=two,
+        faster="two" if two > one else "one",
+    )
