@@ -78,7 +78,10 @@ class Objective:
                 model_config,
                 train_config,
                 self.splits,
-                callbacks=[KerasPruningCallback(trial, METRIC), *self.callbacks],
+                callbacks=[
+                    _PruneBeforeLastEpoch(trial, METRIC, train_config.epochs),
+                    *self.callbacks,
+                ],
                 recorder=recorder,
             )
         except optuna.TrialPruned:
@@ -100,6 +103,24 @@ class Objective:
         if self.artifact_store is not None:
             save_trial_model(trial, result, self.artifact_store)
         return value
+
+
+class _PruneBeforeLastEpoch(KerasPruningCallback):
+    """Optuna's Keras pruning callback, except after the last epoch, which it only reports.
+
+    Hyperband may otherwise prune a trial at its final epoch, when its training is already
+    paid for: the trial would lose its value and its model for no saving.
+    """
+
+    def __init__(self, trial: optuna.Trial, monitor: str, epochs: int) -> None:
+        super().__init__(trial, monitor)
+        self._epochs = epochs
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if epoch + 1 < self._epochs:
+            super().on_epoch_end(epoch, logs)
+        elif logs and self._monitor in logs:
+            self._trial.report(float(logs[self._monitor]), step=epoch)
 
 
 def _record(

@@ -86,3 +86,15 @@ def test_a_model_over_the_parameter_budget_is_pruned_before_training(small_split
     assert trial.user_attrs["n_params"] > 100_000
     assert trial.user_attrs["end"].startswith("pruned before training")
     assert "history" not in trial.user_attrs
+
+
+def test_a_trial_that_trained_every_epoch_is_never_pruned(small_splits):
+    class PruneEverything(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return True
+
+    study = _study(pruner=PruneEverything())
+    study.enqueue_trial(GOOD)
+    study.optimize(Objective(small_splits, TrainConfig(epochs=1)), n_trials=1)
+    assert study.trials[0].state == TrialState.COMPLETE
+    assert study.trials[0].intermediate_values == {0: study.trials[0].value}
