@@ -323,7 +323,8 @@ def _report(args: argparse.Namespace) -> int:
             retrain=args.retrain,
             data_dir=args.data_dir,
             pdf=not args.no_pdf,
-        )
+        ),
+        progress=lambda line: print(line, flush=True),
     )
     if files.report.comparison_missing:
         print(f"note: {files.report.comparison_missing}")

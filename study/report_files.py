@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,8 +84,12 @@ def retrain_settings(
     )
 
 
-def write_report(options: ReportOptions) -> ReportFiles:
+def write_report(
+    options: ReportOptions, progress: Callable[[str], None] | None = None
+) -> ReportFiles:
     """Writes ``report.html`` (and ``report.pdf``) into ``options.out``.
+
+    ``progress`` gets a line per finished retraining run.
 
     Raises:
         study.storage.StudyError: no such study.
@@ -102,7 +106,9 @@ def write_report(options: ReportOptions) -> ReportFiles:
     retrained = None
     if settings is not None:
         cache = options.out / CACHE_FILE
-        retrained = retrain_or_load(settings, data, cache, force=options.retrain)
+        retrained = retrain_or_load(
+            settings, data, cache, force=options.retrain, progress=progress
+        )
     report = summarize(study, retrained, data, options.command)
     options.out.mkdir(parents=True, exist_ok=True)
     html_path = options.out / "report.html"
