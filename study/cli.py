@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between worker heartbeats; a trial whose worker died is failed after 3 "
         "missed beats and retried (default: %(default)s)",
     )
+    run.add_argument(
+        "--trials-per-process",
+        type=_positive_int,
+        help="start a fresh worker process after this many trials: Keras keeps about 10 MiB "
+        "per trained model, so this bounds a long study's memory (default: never)",
+    )
     run.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     run.add_argument("--space", type=Path, help="search-space TOML (see study/spaces/)")
     run.add_argument(
@@ -209,7 +215,7 @@ def _run(args: argparse.Namespace) -> int:
         "heartbeat_interval": args.heartbeat,
         "worker_index": args.worker_index,
     }
-    for name in ("train_limit", "val_limit"):
+    for name in ("train_limit", "val_limit", "trials_per_process"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.n_trials is not None:
@@ -225,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
         "accurate": RunSettings.accurate,
     }
     settings = make[preset](**options)
-    if args.workers > 1:
+    if args.workers > 1 or settings.trials_per_process is not None:
         from study.storage import load_study
         from study.workers import run_workers
 

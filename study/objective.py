@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import socket
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -72,6 +74,7 @@ class Objective:
         # Initial weights, dropout masks and shuffling differ per trial, yet are reproducible.
         train_config = replace(train_config, seed=self.base_train.seed + trial.number)
         trial.set_user_attr("seed", train_config.seed)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         recorder = EpochRecorder()
         try:
             result = train(

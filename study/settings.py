@@ -51,6 +51,7 @@ class RunSettings:
     threads: int | None = None  # TensorFlow CPU threads for this process; None: all cores
     worker_index: int = 0  # offsets the sampler seed, so parallel workers propose apart
     heartbeat_interval: int = 10  # seconds; a dead worker's trial fails after 3 missed beats
+    trials_per_process: int | None = None  # fresh worker process after this many; bounds memory
     space_file: Path | None = None  # search-space TOML; None: study/spaces/default.toml
 
     @property

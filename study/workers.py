@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -65,33 +66,68 @@ def to_argv(settings: RunSettings) -> list[str]:
     return argv
 
 
-def run_workers(settings: RunSettings, workers: int) -> int:
-    """Runs ``workers`` processes on the study and waits for them.
+def chunks(settings: RunSettings) -> list[RunSettings]:
+    """One worker's successive processes: its trials in runs of ``trials_per_process``."""
+    size = settings.trials_per_process
+    if size is None or settings.n_trials is None:
+        return [settings]
+    return [
+        replace(settings, n_trials=min(size, settings.n_trials - start))
+        for start in range(0, settings.n_trials, size)
+    ]
 
-    Ctrl-C and SIGTERM are forwarded once to every worker (which are in their own process
-    groups, so a terminal's Ctrl-C does not reach them twice); each records its running trial
-    as failed.
+
+def run_workers(settings: RunSettings, workers: int) -> int:
+    """Runs ``workers`` worker slots on the study and waits for them.
+
+    Each slot runs its share of the trials in one process, or, with
+    ``settings.trials_per_process``, in successive fresh processes: Keras and TensorFlow keep
+    about 10 MiB per trained model that ``clear_session()`` does not free, so a fresh process
+    bounds a long study's memory. Ctrl-C and SIGTERM are forwarded once to every running
+    worker (which are in their own process groups, so a terminal's Ctrl-C does not reach them
+    twice); each records its running trial as failed, and no further process starts.
 
     Returns:
-        0 if every worker succeeded, else the first failing worker's exit code.
+        0 if every process succeeded, else the first failing one's exit code.
     """
     # Create the tables here, once: workers starting together on a fresh database would race.
     open_storage(settings.storage_url)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "study.cli", *to_argv(worker)], start_new_session=True
-        )
-        for worker in worker_settings(settings, workers)
-    ]
+    pending = [chunks(worker) for worker in worker_settings(settings, workers)]
+    running: list[subprocess.Popen[bytes] | None] = [None] * len(pending)
+    codes: list[int] = []
+    stopping = False
+    deadline = time.monotonic() + settings.timeout if settings.timeout else None
 
     def forward(signum: int, frame: Any) -> None:
-        for process in processes:
-            if process.poll() is None:
+        nonlocal stopping
+        stopping = True
+        for process in running:
+            if process is not None and process.poll() is None:
                 process.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        codes = [process.wait() for process in processes]
+        while True:
+            for slot, process in enumerate(running):
+                if process is not None and process.poll() is not None:
+                    codes.append(process.returncode)
+                    running[slot] = None
+                    if process.returncode != 0:
+                        pending[slot] = []  # a failed process: do not start its successors
+                if running[slot] is None and pending[slot] and not stopping:
+                    chunk = pending[slot].pop(0)
+                    if deadline is not None:
+                        if deadline - time.monotonic() <= 1:
+                            pending[slot] = []
+                            continue
+                        chunk = replace(chunk, timeout=deadline - time.monotonic())
+                    argv = to_argv(chunk)
+                    running[slot] = subprocess.Popen(
+                        [sys.executable, "-m", "study.cli", *argv], start_new_session=True
+                    )
+            if all(process is None for process in running) and (stopping or not any(pending)):
+                break
+            time.sleep(0.2)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

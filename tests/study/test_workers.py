@@ -240,3 +240,31 @@ def test_killed_worker_trial_fails_on_heartbeat_and_is_retried_with_its_paramete
     assert retried.state == TrialState.COMPLETE
     assert retried.params == killed.params
     assert retried.system_attrs.get("failed_trial") == killed.number
+
+
+def test_chunks_split_a_workers_trials_into_fresh_processes():
+    from study.workers import chunks
+
+    sizes = [c.n_trials for c in chunks(RunSettings(n_trials=5, trials_per_process=2))]
+    assert sizes == [2, 2, 1]
+    assert [c.n_trials for c in chunks(RunSettings(n_trials=5))] == [5]
+
+
+def test_trials_per_process_runs_each_trial_in_a_fresh_process(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    argv = ["run", "--trials-per-process", "1", "--quick", "--n-trials", "3", "--epochs", "1"]
+    assert main([*argv, "--storage", url, "--results-dir", str(tmp_path)]) == 0
+    _check_finished(url, 3)
+    trials = optuna.load_study(study_name=STUDY, storage=url).trials
+    assert len({t.user_attrs["worker"] for t in trials}) == 3
+
+
+def test_ctrl_c_reaches_every_worker_once_and_leaves_no_trial_running(tmp_path):
+    process = _start_worker(tmp_path, "--workers", "2", "--n-trials", "4")
+    _wait_for_running_trial(tmp_path, process)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    states = {t.state for t in optuna.load_study(study_name=STUDY, storage=url).trials}
+    assert TrialState.RUNNING not in states and TrialState.FAIL in states
