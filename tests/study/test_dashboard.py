@@ -97,6 +97,13 @@ def watched(tmp_path_factory):
                     polls += 1
                 seen.append(len(detail["trials"]))
                 time.sleep(1)  # often enough to overlap each trial's writes; CPUs are few
+            # optuna-dashboard caches a study's trials for 2 s: wait until it shows the end.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                states = [t["state"] for t in _get(f"{base_url}/api/studies/{study_id}")["trials"]]
+                if len(states) == N_TRIALS and "Running" not in states:
+                    break
+                time.sleep(0.5)
             yield Watched(
                 folder,
                 storage_url,
