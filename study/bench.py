@@ -87,18 +87,10 @@ class BenchReport:
 
 def machine() -> dict[str, Any]:
     """The CPU, its cores and the library versions: what the numbers are valid for."""
-    from study.storage import versions
+    from study.storage import cpu_model, versions
 
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu_model": model,
+        "cpu_model": cpu_model(),
         "cores": len(os.sched_getaffinity(0))
         if hasattr(os, "sched_getaffinity")
         else os.cpu_count(),

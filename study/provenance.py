@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import os
-import platform
 from importlib import metadata
 from typing import Any
 
 import optuna
 
 from lenet import FashionMNIST
-from study.storage import versions
+from study.storage import cpu_model, versions
 
 REPORT_PACKAGES = ("pandas", "plotly", "scipy", "kaleido")  # beyond the study's own
 
 
 def cpu_name() -> str:
-    """The CPU model as the kernel reports it, with the core count."""
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next(
-                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                name,
-            )
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} logical cores"
+    """The CPU model with the core count."""
+    return f"{cpu_model()}, {os.cpu_count()} logical cores"
 
 
 def provenance(

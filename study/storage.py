@@ -89,6 +89,18 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def cpu_model() -> str:
+    """The CPU model as the kernel names it ("Intel(R) Xeon(R) ..."), else the architecture."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def versions() -> dict[str, str]:
     """Library and platform versions, recorded with every study and every exported model."""
     import keras
@@ -104,7 +116,7 @@ def versions() -> dict[str, str]:
         "optuna_integration": optuna_integration.__version__,
         "numpy": numpy.__version__,
         "platform": platform.platform(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
     }
 
 
