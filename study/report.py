@@ -140,7 +140,7 @@ def study_facts(study: optuna.Study) -> StudyFacts:
     epochs = int(protocol.get("epochs") or 0)
     epochs_run = sum(_epochs_run(t) for t in finished)
     saved = sum(max(epochs - _epochs_run(t), 0) for t in by_state[TrialState.PRUNED])
-    best = _best_trial(study)
+    best = best_trial_or_none(study)
     return StudyFacts(
         name=study.study_name,
         n_trials=len(trials),
@@ -166,7 +166,8 @@ def _epochs_run(trial: FrozenTrial) -> int:
     return int(trial.user_attrs.get("epochs_run", len(trial.intermediate_values)))
 
 
-def _best_trial(study: optuna.Study) -> FrozenTrial | None:
+def best_trial_or_none(study: optuna.Study) -> FrozenTrial | None:
+    """The best completed trial, or None before any trial completes."""
     try:
         return study.best_trial
     except ValueError:  # no completed trial

@@ -20,7 +20,7 @@ import optuna
 from plotly.offline import get_plotlyjs
 
 from lenet import ModelConfig, TrainConfig, load_fashion_mnist
-from study.report import Report, summarize
+from study.report import Report, best_trial_or_none, summarize
 from study.report_render import interactive_figure, page, static_figure
 from study.retrain import BASELINE_TRAIN, CACHE_FILE, RetrainSettings, retrain_or_load
 from study.storage import StudyError, load_study
@@ -62,9 +62,8 @@ def retrain_settings(
     study: optuna.Study, options: ReportOptions, checksums: dict[str, str]
 ) -> RetrainSettings | None:
     """The baseline and the best trial's configuration, trained alike; None without a best."""
-    try:
-        best = study.best_trial
-    except ValueError:
+    best = best_trial_or_none(study)
+    if best is None:
         return None
     epochs = options.epochs or int(
         study.user_attrs.get("manifest", {})
