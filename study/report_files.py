@@ -65,16 +65,18 @@ def retrain_settings(
     best = best_trial_or_none(study)
     if best is None:
         return None
+    manifest = study.user_attrs.get("manifest", {})
     epochs = options.epochs or int(
-        study.user_attrs.get("manifest", {})
-        .get("protocol", {})
-        .get("epochs", TrainConfig().epochs)
+        manifest.get("protocol", {}).get("epochs", TrainConfig().epochs)
     )
+    # The trial's params hold only what was searched; a space file's [fixed] values (say
+    # batch_norm = true) shaped the trial too, as they shape every trial of the study.
+    params = {**manifest.get("search_space", {}).get("fixed", {}), **best.params}
     return RetrainSettings(
         baseline_model=ModelConfig.classic(),
         baseline_train=BASELINE_TRAIN,
-        best_model=ModelConfig.from_params(best.params),
-        best_train=TrainConfig.from_params(best.params),
+        best_model=ModelConfig.from_params(params),
+        best_train=TrainConfig.from_params(params),
         seeds=tuple(range(options.seeds)),
         epochs=epochs,
         train_limit=options.train_limit,

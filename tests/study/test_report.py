@@ -225,3 +225,31 @@ def test_without_a_browser_the_pdf_report_stops_with_one_line(reported, monkeypa
     assert main(["report", *_where(reported), *SHRINK]) == 1
     err = capsys.readouterr().err.strip()
     assert "Chromium" in err and "\n" not in err
+
+
+def test_retraining_uses_the_space_files_fixed_values_under_the_best_params(tmp_path):
+    study = optuna.create_study(direction="maximize")
+    study.set_user_attr(
+        "manifest",
+        {
+            "search_space": {"fixed": {"batch_norm": True, "optimizer": "sgd"}},
+            "protocol": {"epochs": 3},
+        },
+    )
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"c1_filters": 8, "learning_rate": 0.02},
+            distributions={
+                "c1_filters": optuna.distributions.IntDistribution(4, 32),
+                "learning_rate": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True),
+            },
+            value=0.9,
+        )
+    )
+    options = ReportOptions(storage="", study_name="s", out=tmp_path, command="report")
+    settings = retrain_settings(study, options, {})
+    assert settings.best_model.batch_norm is True
+    assert settings.best_model.c1_filters == 8
+    assert settings.best_train.optimizer == "sgd"
+    assert settings.best_train.learning_rate == 0.02
+    assert settings.epochs == 3
