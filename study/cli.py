@@ -198,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if isinstance(exc, Terminated) else 130
 
 
+def _storage_url(args: argparse.Namespace) -> str:
+    """``--storage``, or the SQLite file in ``--results-dir``."""
+    from study.settings import default_storage
+
+    return args.storage or default_storage(args.results_dir)
+
+
 def _run(args: argparse.Namespace) -> int:
     from study.runner import run_study, summarize_best
     from study.settings import RunSettings
@@ -244,10 +251,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _trials(args: argparse.Namespace) -> int:
     from study.results import trials_table
-    from study.settings import default_storage
     from study.storage import load_study
 
-    study = load_study(args.storage or default_storage(args.results_dir), args.study_name)
+    study = load_study(_storage_url(args), args.study_name)
     table = trials_table(study)
     print(table.to_string(index=False) if len(table) else "no trials yet")
     if args.csv:
@@ -259,10 +265,9 @@ def _trials(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from study.export import export_best
     from study.runner import artifact_store
-    from study.settings import default_storage
     from study.storage import load_study
 
-    study = load_study(args.storage or default_storage(args.results_dir), args.study_name)
+    study = load_study(_storage_url(args), args.study_name)
     out = args.out or args.results_dir / args.study_name
     record = export_best(study, artifact_store(args.results_dir), out)
     print(
@@ -303,9 +308,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _dashboard(args: argparse.Namespace) -> int:
     from study.dashboard import serve
-    from study.settings import default_storage
 
-    storage = args.storage or default_storage(args.results_dir)
+    storage = _storage_url(args)
     serve(storage, args.study_name, args.results_dir, host=args.host, port=args.port)
     return 0
 
@@ -314,11 +318,10 @@ def _report(args: argparse.Namespace) -> int:
     import shlex
 
     from study.report_files import ReportOptions, write_report
-    from study.settings import default_storage
 
     files = write_report(
         ReportOptions(
-            storage=args.storage or default_storage(args.results_dir),
+            storage=_storage_url(args),
             study_name=args.study_name,
             out=args.out or args.results_dir / args.study_name,
             command=shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),  # as typed
