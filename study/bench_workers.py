@@ -17,6 +17,8 @@ from typing import Any
 import optuna
 
 from lenet import ModelConfig, TrainConfig
+from study.settings import RunSettings
+from study.workers import to_argv, worker_settings
 
 
 @dataclass(frozen=True)
@@ -57,33 +59,26 @@ def _run_workers(
     study = optuna.create_study(storage=storage, study_name=name, direction="maximize")
     for _ in range(trials):
         study.enqueue_trial(_fixed_params(batch_size))
-    # Worker options as `lenet-study run` takes them; enqueued trials are run first, so the
-    # sampler never chooses and both configurations train the same trials.
-    command = [
-        sys.executable,
-        "-m",
-        "study.cli",
-        "run",
-        "--storage",
-        storage,
-        "--study-name",
-        name,
-        "--results-dir",
-        str(folder / name),
-        "--pruner",
-        "none",
-        "--epochs",
-        "1",
-        "--quick",
-        "--threads",
-        str(threads),
-        "--n-trials",
-        str(trials // workers),
-    ]
+    # Enqueued trials are run first, so the sampler never chooses and both configurations
+    # train the same trials; each worker gets its share and `threads` threads.
+    settings = RunSettings.quick(
+        storage=storage,
+        study_name=name,
+        results_dir=folder / name,
+        pruner="none",
+        epochs=1,
+        threads=threads,
+        n_trials=trials,
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     processes = [
-        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for _ in range(workers)
+        subprocess.Popen(
+            [sys.executable, "-m", "study.cli", *to_argv(worker)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for worker in worker_settings(settings, workers)
     ]
     for process in processes:
         _, err = process.communicate()
