@@ -61,6 +61,11 @@ def test_resuming_with_other_epochs_is_refused_and_keeps_the_trials(tmp_path, ca
         ["run", "--sampler", "grid"],
         ["run", "--pruner", "patient"],
         ["run", "--timeout", "-1"],
+        ["run", "--workers", "0"],
+        ["run", "--trials-per-process", "0"],
+        ["run", "--preset", "huge"],
+        ["dashboard", "--port", "70000"],
+        ["report", "--seeds", "0"],
         ["fly"],
     ],
 )
