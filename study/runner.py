@@ -111,6 +111,8 @@ def run_study(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     study = create_or_load_study(storage, settings.study_name, sampler, pruner, manifest)
+    for point in space.enqueue:  # once per study: a point already tried or waiting is skipped
+        study.enqueue_trial(dict(point), skip_if_exists=True)
     objective = Objective(
         splits=splits,
         base_train=TrainConfig(epochs=settings.epochs, seed=settings.seed),

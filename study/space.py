@@ -41,6 +41,10 @@ class SearchSpace:
     params: Mapping[str, BaseDistribution]  # Optuna distributions by config field name
     fixed: Mapping[str, Any] = field(default_factory=dict)  # config values for every trial
     max_params: int | None = None  # larger models are pruned before training
+    # Points to try first (Optuna's enqueue_trial), e.g. a known-good configuration; a point
+    # may give some parameters only, the sampler picks the rest. Not part of the space's
+    # identity: adding a point to a running study's file does not make its trials incomparable.
+    enqueue: tuple[Mapping[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A stable JSON description, stored in the study manifest to detect a changed space."""
@@ -105,10 +109,10 @@ def parse_space(text: str, source: str = "space") -> SearchSpace:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{source}: not valid TOML: {exc}") from None
-    unknown = set(document) - {"params", "fixed", "limits"}
+    unknown = set(document) - {"params", "fixed", "limits", "enqueue"}
     if unknown:
         raise ValueError(
-            f"{source}: unknown section(s) {sorted(unknown)}; use params, fixed, limits"
+            f"{source}: unknown section(s) {sorted(unknown)}; use params, fixed, limits, enqueue"
         )
     known = searchable_fields()
     params = document.get("params", {})
@@ -129,15 +133,50 @@ def parse_space(text: str, source: str = "space") -> SearchSpace:
     max_params = limits.get("max_params")
     if max_params is not None and (not isinstance(max_params, int) or max_params < 1):
         raise ValueError(f"{source}: max_params must be a positive integer, got {max_params!r}")
+    distributions = {
+        name: _distribution(f"{source}: {name}", spec) for name, spec in params.items()
+    }
     space = SearchSpace(
-        params=MappingProxyType(
-            {name: _distribution(f"{source}: {name}", spec) for name, spec in params.items()}
-        ),
+        params=MappingProxyType(distributions),
         fixed=MappingProxyType(dict(fixed)),
         max_params=max_params,
+        enqueue=_enqueued_points(document.get("enqueue", []), distributions, source),
     )
     _check_fixed_values(space, source)
     return space
+
+
+def _enqueued_points(
+    points: Any, params: Mapping[str, BaseDistribution], source: str
+) -> tuple[Mapping[str, Any], ...]:
+    """Checks each [[enqueue]] point: searched parameters only, values inside their ranges."""
+    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+        raise ValueError(f"{source}: write enqueued points as [[enqueue]] tables")
+    for number, point in enumerate(points, 1):
+        where = f"{source}: [[enqueue]] point {number}"
+        for name, value in point.items():
+            if name not in params:
+                raise ValueError(f"{where}: {name!r} is not a parameter in [params]")
+            if not _contains(params[name], value):
+                raise ValueError(f"{where}: {name} = {value!r} is outside its range or choices")
+    return tuple(MappingProxyType(dict(point)) for point in points)
+
+
+def _contains(dist: BaseDistribution, value: Any) -> bool:
+    if isinstance(dist, CategoricalDistribution):
+        return any(type(value) is type(c) and value == c for c in dist.choices)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(dist, IntDistribution):
+        return isinstance(value, int) and value in range(dist.low, dist.high + 1, dist.step)
+    if isinstance(dist, FloatDistribution):
+        # A stepped float range holds low + k * step; allow for binary rounding of the step.
+        on_grid = (
+            dist.step is None
+            or abs((value - dist.low) / dist.step - round((value - dist.low) / dist.step)) < 1e-8
+        )
+        return bool(dist.low <= value <= dist.high and on_grid)
+    return False
 
 
 def _check_fixed_values(space: SearchSpace, source: str) -> None:

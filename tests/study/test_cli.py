@@ -135,3 +135,23 @@ def test_a_bad_space_file_exits_2_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "above zero" in err and err.count("\n") == 1
     assert not (tmp_path / "db.sqlite").exists()  # refused before touching the storage
+
+
+def test_enqueued_points_run_first_and_only_once_per_study(tmp_path):
+    space = tmp_path / "space.toml"
+    space.write_text(
+        "[params]\n"
+        "c1_filters = { low = 4, high = 8, step = 2 }\n"
+        "learning_rate = { low = 1e-3, high = 1e-2, log = true }\n"
+        "[[enqueue]]\nc1_filters = 6\nlearning_rate = 2e-3\n"
+    )
+    argv = ["run", *TINY, "--space", str(space), *_where(tmp_path)]
+    assert main(argv) == 0
+    assert main(argv) == 0  # resumed: the point is not queued again
+    study = optuna.load_study(
+        study_name="lenet5-fashion-mnist", storage=f"sqlite:///{tmp_path / 'db.sqlite'}"
+    )
+    assert study.trials[0].params == {"c1_filters": 6, "learning_rate": 2e-3}
+    assert study.trials[0].system_attrs.get("fixed_params")
+    assert not any(t.system_attrs.get("fixed_params") for t in study.trials[1:])
+    assert len(study.trials) == 4

@@ -111,6 +111,23 @@ def test_a_space_file_with_fixed_values_and_a_budget_parses():
         ("[parameters]\nc1_filters = { low = 4, high = 8 }", "unknown section"),
         ("[params]\n", "empty"),
         ("[params\n", "not valid TOML"),
+        ("enqueue = 3\n[params]\nc1_filters = { low = 4, high = 8 }", r"as \[\[enqueue"),
+        ("[params]\nc1_filters = { low = 4, high = 8 }\n[[enqueue]]\nc3_filters = 8", "not a"),
+        ("[params]\nc1_filters = { low = 4, high = 8 }\n[[enqueue]]\nc1_filters = 10", "outside"),
+        (
+            "[params]\nc1_filters = { low = 4, high = 8, step = 2 }\n[[enqueue]]\nc1_filters = 5",
+            "outside",
+        ),
+        ("[params]\nc1_filters = { low = 4, high = 8 }\n[[enqueue]]\nc1_filters = 4.5", "outside"),
+        (
+            "[params]\nbatch_norm = { choices = [true, false] }\n[[enqueue]]\nbatch_norm = 1",
+            "outside",
+        ),
+        (
+            "[params]\ndropout_rate = { low = 0.0, high = 0.5, step = 0.1 }\n"
+            "[[enqueue]]\ndropout_rate = 0.25",
+            "outside",
+        ),
     ],
 )
 def test_invalid_space_files_are_refused_with_one_line(text, message):
@@ -118,6 +135,37 @@ def test_invalid_space_files_are_refused_with_one_line(text, message):
         parse_space(text, "my-space.toml")
     assert str(excinfo.value).startswith("my-space.toml")
     assert "\n" not in str(excinfo.value)
+
+
+def test_enqueued_points_parse_partially_and_stay_out_of_the_space_identity():
+    text = """
+        [params]
+        c1_filters = { low = 4, high = 8, step = 2 }
+        dropout_rate = { low = 0.0, high = 0.5, step = 0.1 }
+        activation = { choices = ["relu", "tanh"] }
+        """
+    points = """
+        [[enqueue]]
+        c1_filters = 6
+        dropout_rate = 0.3
+        [[enqueue]]
+        activation = "tanh"
+        """
+    space = parse_space(text + points)
+    assert [dict(p) for p in space.enqueue] == [
+        {"c1_filters": 6, "dropout_rate": 0.3},
+        {"activation": "tanh"},
+    ]
+    assert space.to_json() == parse_space(text).to_json()
+
+
+def test_accurate_spaces_enqueued_points_fit_the_budget():
+    space = load_space(SPACES_DIR / "accurate.toml")
+    assert space.enqueue
+    for point in space.enqueue:
+        assert set(point) == set(space.params)  # complete: nothing left to chance
+        model_config, _ = to_configs(point, ModelConfig(), TrainConfig())
+        assert build_model(model_config).count_params() <= space.max_params
 
 
 def test_missing_space_file_is_a_value_error(tmp_path):
