@@ -13,6 +13,7 @@ from lenet.data import (
 from lenet.evaluate import Evaluation, evaluate_model, summarize_predictions
 from lenet.model import ModelConfig, build_model
 from lenet.saving import ModelFileError, load_model, prepare_image
+from lenet.session import clear_session
 from lenet.train import (
     EpochRecorder,
     TrainConfig,
@@ -36,6 +37,7 @@ __all__ = [
     "TrainResult",
     "TrainingDiverged",
     "build_model",
+    "clear_session",
     "evaluate_model",
     "load_fashion_mnist",
     "load_model",

@@ -21,10 +21,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import keras
 import optuna
 
-from lenet import load_fashion_mnist
+from lenet import clear_session, load_fashion_mnist
 from study.bench_measure import (
     Pruning,
     Throughput,
@@ -141,7 +140,7 @@ def run_bench(
         throughput = measure_throughput(
             data.x_train[:n], data.y_train[:n], sizes.throughput_rounds, sizes.batch_size
         )
-        keras.backend.clear_session()
+        clear_session()
         step(f"pruning: {sizes.pruning_trials} trials x {sizes.pruning_epochs} epochs, twice")
         pruning = measure_pruning(
             replace(

@@ -104,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--trials-per-process",
         type=_positive_int,
-        help="start a fresh worker process after this many trials: Keras keeps about 10 MiB "
-        "per trained model, so this bounds a long study's memory (default: never)",
+        help="start a fresh worker process after this many trials, which gives back any memory "
+        "a library keeps from trial to trial (default: never)",
     )
     run.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     run.add_argument("--space", type=Path, help="search-space TOML (see study/spaces/)")

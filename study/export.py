@@ -18,6 +18,7 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial
 
 from lenet.saving import ModelFileError, load_model, sha256_of
+from lenet.session import clear_session
 from study.settings import artifact_dir
 from study.storage import StudyError, load_study, versions
 
@@ -112,7 +113,7 @@ def export_best(
             "versions": {**manifest.get("versions", {}), "exported_with": versions()},
             "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        keras.backend.clear_session()
+        clear_session()
         text = json.dumps(record, indent=2) + "\n"
         tmp_record = _write_temporary(out_dir, RECORD_NAME, lambda p: p.write_text(text))
     except BaseException:

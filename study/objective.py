@@ -23,6 +23,7 @@ from lenet import (
     TrainingDiverged,
     TrainResult,
     build_model,
+    clear_session,
     evaluate_model,
     train,
 )
@@ -54,9 +55,9 @@ class Objective:
     callbacks: Sequence[keras.callbacks.Callback] = ()
 
     def __call__(self, trial: optuna.Trial) -> float:
-        # Each trial builds a new graph; without this, Keras keeps every earlier one alive.
-        # It also runs the garbage collector, so no gc.collect() of our own.
-        keras.backend.clear_session()
+        # Each trial builds new graphs; this frees the earlier ones (see lenet.session) and
+        # runs the garbage collector, so no gc.collect() of our own.
+        clear_session()
         model_config, train_config = to_configs(
             {**self.space.fixed, **suggest(trial, self.space)}, self.base_model, self.base_train
         )
@@ -70,7 +71,7 @@ class Objective:
                     f"pruned before training: {n_params} parameters > {self.space.max_params}",
                 )
                 raise optuna.TrialPruned(f"{n_params} parameters over the budget")
-            keras.backend.clear_session()
+            clear_session()
         # Initial weights, dropout masks and shuffling differ per trial, yet are reproducible.
         train_config = replace(train_config, seed=self.base_train.seed + trial.number)
         trial.set_user_attr("seed", train_config.seed)

@@ -16,10 +16,17 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
-from lenet import FashionMNIST, ModelConfig, Splits, TrainConfig, summarize_predictions, train
+from lenet import (
+    FashionMNIST,
+    ModelConfig,
+    Splits,
+    TrainConfig,
+    clear_session,
+    summarize_predictions,
+    train,
+)
 from lenet.data import stratified_indices
 
 CACHE_FILE = "retrain.json"
@@ -99,7 +106,7 @@ def retrain_one(
     y_test: np.ndarray,
 ) -> RetrainRun:
     """Trains one configuration for all its epochs (no early stopping) and scores it."""
-    keras.backend.clear_session()  # each run builds a new graph; free the previous one
+    clear_session()  # each run builds a new graph; free the previous one
     start = time.perf_counter()
     result = train(model_config, train_config, train_images, validate=False)
     seconds = time.perf_counter() - start

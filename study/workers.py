@@ -81,11 +81,12 @@ def run_workers(settings: RunSettings, workers: int) -> int:
     """Runs ``workers`` worker slots on the study and waits for them.
 
     Each slot runs its share of the trials in one process, or, with
-    ``settings.trials_per_process``, in successive fresh processes: Keras and TensorFlow keep
-    about 10 MiB per trained model that ``clear_session()`` does not free, so a fresh process
-    bounds a long study's memory. Ctrl-C and SIGTERM are forwarded once to every running
-    worker (which are in their own process groups, so a terminal's Ctrl-C does not reach them
-    twice); each records its running trial as failed, and no further process starts.
+    ``settings.trials_per_process``, in successive fresh processes, which give back whatever
+    a library keeps from trial to trial (``lenet.clear_session`` frees the ~10 MiB per model
+    that TensorFlow kept; a fresh process also bounds anything not yet found). Ctrl-C and
+    SIGTERM are forwarded once to every running worker (which are in their own process
+    groups, so a terminal's Ctrl-C does not reach them twice); each records its running
+    trial as failed, and no further process starts.
 
     Returns:
         0 if every process succeeded, else the first failing one's exit code.
