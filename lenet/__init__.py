@@ -1,50 +1,44 @@
-"""LeNet-5 on Fashion-MNIST: data, model and training, with no knowledge of any tuner."""
+"""LeNet-5 on Fashion-MNIST: data, model and training, with no knowledge of any tuner.
+
+Names are imported on first use, so ``lenet.errors`` and ``lenet.data`` load without
+TensorFlow (the CLI's study-reading commands and the worker supervisor never need it).
+"""
 
 from __future__ import annotations
 
-from lenet.data import (
-    CLASS_NAMES,
-    DataError,
-    FashionMNIST,
-    Splits,
-    load_fashion_mnist,
-    train_val_split,
-)
-from lenet.evaluate import Evaluation, evaluate_model, summarize_predictions
-from lenet.model import ModelConfig, build_model
-from lenet.saving import ModelFileError, load_model, prepare_image
-from lenet.session import clear_session
-from lenet.train import (
-    EpochRecorder,
-    TrainConfig,
-    TrainingDiverged,
-    TrainResult,
-    make_dataset,
-    set_threads,
-    train,
-)
+from typing import Any
 
-__all__ = [
-    "CLASS_NAMES",
-    "DataError",
-    "EpochRecorder",
-    "Evaluation",
-    "FashionMNIST",
-    "ModelConfig",
-    "ModelFileError",
-    "Splits",
-    "TrainConfig",
-    "TrainResult",
-    "TrainingDiverged",
-    "build_model",
-    "clear_session",
-    "evaluate_model",
-    "load_fashion_mnist",
-    "load_model",
-    "make_dataset",
-    "prepare_image",
-    "set_threads",
-    "summarize_predictions",
-    "train",
-    "train_val_split",
-]
+_HOMES = {
+    "CLASS_NAMES": "lenet.data",
+    "FashionMNIST": "lenet.data",
+    "Splits": "lenet.data",
+    "load_fashion_mnist": "lenet.data",
+    "train_val_split": "lenet.data",
+    "DataError": "lenet.errors",
+    "ModelFileError": "lenet.errors",
+    "Evaluation": "lenet.evaluate",
+    "evaluate_model": "lenet.evaluate",
+    "summarize_predictions": "lenet.evaluate",
+    "ModelConfig": "lenet.model",
+    "build_model": "lenet.model",
+    "load_model": "lenet.saving",
+    "prepare_image": "lenet.saving",
+    "clear_session": "lenet.session",
+    "EpochRecorder": "lenet.training",
+    "TrainConfig": "lenet.training",
+    "TrainingDiverged": "lenet.training",
+    "TrainResult": "lenet.training",
+    "make_dataset": "lenet.training",
+    "set_threads": "lenet.training",
+    "train": "lenet.training",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'lenet' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_HOMES[name]), name)

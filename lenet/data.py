@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet.errors import DataError
+
 CLASS_NAMES = (
     "T-shirt/top",
     "Trouser",
@@ -79,10 +81,6 @@ FILES = {
         10_000,
     ),
 }
-
-
-class DataError(RuntimeError):
-    """The Fashion-MNIST files are missing, truncated or not the published ones."""
 
 
 @dataclass(frozen=True)

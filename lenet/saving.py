@@ -11,11 +11,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from lenet.errors import ModelFileError
 from lenet.model import INPUT_SHAPE
-
-
-class ModelFileError(RuntimeError):
-    """A model file that is missing, not a ``.keras`` archive, tampered with, or not LeNet's."""
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:

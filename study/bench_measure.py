@@ -25,7 +25,7 @@ from lenet import (
     TrainingDiverged,
     build_model,
 )
-from lenet.train import compile_model, make_dataset
+from lenet.training import compile_model, make_dataset
 from study.objective import Objective
 from study.runner import run_study
 from study.settings import RunSettings

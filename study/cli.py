@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Progress lines are ours; Optuna's INFO lines ("A new study created...") repeat them.
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from lenet import DataError, ModelFileError
+    from lenet.errors import DataError, ModelFileError
     from study.storage import StudyError
 
     try:
@@ -206,7 +206,8 @@ def _storage_url(args: argparse.Namespace) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from study.runner import run_study, summarize_best
+    from study.results import summarize_best
+    from study.runner import run_study
     from study.settings import RunSettings
 
     options = {

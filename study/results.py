@@ -1,9 +1,12 @@
-"""Reading a study back: the trials as a pandas table."""
+"""Reading a study back: the trials as a pandas table, the best trial in a few lines."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import optuna
 import pandas as pd
+from optuna.trial import TrialState
 
 _USER_COLUMNS = ("best_epoch", "epochs_run", "n_params", "seconds_per_epoch", "end")
 
@@ -25,3 +28,27 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
     keep += sorted(study.trials[0].distributions) if study.trials else []
     keep += [c for c in _USER_COLUMNS if c in frame.columns]
     return frame[[c for c in keep if c in frame.columns]]
+
+
+def summarize_best(study: optuna.Study) -> str:
+    """A few lines on the best trial, or why there is none."""
+    states = [t.state for t in study.trials]
+    counts = ", ".join(
+        f"{states.count(s)} {s.name.lower()}" for s in TrialState if states.count(s)
+    )
+    try:
+        best = study.best_trial
+    except ValueError:
+        return f"{len(states)} trials ({counts}); none completed"
+    params = ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items())
+    return (
+        f"{len(states)} trials ({counts})\n"
+        f"best: trial {best.number}, val_accuracy {best.value:.4f} "
+        f"at epoch {best.user_attrs.get('best_epoch')}, "
+        f"{best.user_attrs.get('n_params')} parameters\n"
+        f"      {params}"
+    )
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -151,27 +151,3 @@ def run_study(
             gc_after_trial=True,
         )
     return study
-
-
-def summarize_best(study: optuna.Study) -> str:
-    """A few lines on the best trial, or why there is none."""
-    states = [t.state for t in study.trials]
-    counts = ", ".join(
-        f"{states.count(s)} {s.name.lower()}" for s in TrialState if states.count(s)
-    )
-    try:
-        best = study.best_trial
-    except ValueError:
-        return f"{len(states)} trials ({counts}); none completed"
-    params = ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items())
-    return (
-        f"{len(states)} trials ({counts})\n"
-        f"best: trial {best.number}, val_accuracy {best.value:.4f} "
-        f"at epoch {best.user_attrs.get('best_epoch')}, "
-        f"{best.user_attrs.get('n_params')} parameters\n"
-        f"      {params}"
-    )
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)

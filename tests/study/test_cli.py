@@ -155,3 +155,17 @@ def test_enqueued_points_run_first_and_only_once_per_study(tmp_path):
     assert study.trials[0].system_attrs.get("fixed_params")
     assert not any(t.system_attrs.get("fixed_params") for t in study.trials[1:])
     assert len(study.trials) == 4
+
+
+def test_reading_a_study_and_supervising_workers_do_not_load_tensorflow(tmp_path):
+    code = (
+        "import sys\n"
+        "from study.cli import main\n"
+        "import study.workers\n"
+        f"code = main(['trials', '--storage', 'sqlite:///{tmp_path / 'db.sqlite'}'])\n"
+        "print(code, 'tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["1", "False"]  # no such study yet: exit 1, no TensorFlow

@@ -74,7 +74,7 @@ def test_opt_in_training_options_learn(small_splits, options):
 
 
 def test_one_cycle_schedule_warms_up_then_anneals():
-    from lenet.train import make_schedule
+    from lenet.training import make_schedule
 
     schedule = make_schedule(TrainConfig(lr_schedule="one_cycle", epochs=10), 100)
     rates = [float(schedule(step)) for step in (0, 300, 999)]
@@ -84,7 +84,7 @@ def test_one_cycle_schedule_warms_up_then_anneals():
 
 
 def test_flip_augmentation_mirrors_images_and_nothing_else(small_splits):
-    from lenet.train import make_augmentation
+    from lenet.training import make_augmentation
 
     augment = make_augmentation(TrainConfig(augment_flip=True))
     x = small_splits.x_train[:64]
