@@ -168,6 +168,8 @@ def _start_worker(tmp_path: Path, *extra: str) -> subprocess.Popen:
         "1",
         "--epochs",
         "4",
+        "--train-limit",  # epochs long enough that a signal lands mid-trial, even under load
+        "8000",
         "--pruner",
         "none",
         "--heartbeat",
@@ -187,7 +189,7 @@ def _start_worker(tmp_path: Path, *extra: str) -> subprocess.Popen:
 
 
 def _wait_for_running_trial(tmp_path: Path, process: subprocess.Popen) -> None:
-    """Waits until the worker is inside its first epoch."""
+    """Waits until the worker has finished its first epoch."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -196,9 +198,8 @@ def _wait_for_running_trial(tmp_path: Path, process: subprocess.Popen) -> None:
             trials = optuna.load_study(study_name=STUDY, storage=url).trials
         except (KeyError, Exception):
             trials = []
-        if trials and trials[0].state == TrialState.RUNNING:
-            time.sleep(2)  # into the training loop, past model building
-            return
+        if trials and trials[0].state == TrialState.RUNNING and trials[0].intermediate_values:
+            return  # inside the training loop, with three of four epochs to go
         time.sleep(0.5)
     pytest.fail("no trial started within 120 s")
 
