@@ -185,6 +185,9 @@ def _start_worker(tmp_path: Path, *extra: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A suite started in the background (`cmd &`) inherits SIGINT ignored, and Python
+        # then keeps it ignored; give the worker the default a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
