@@ -6,7 +6,24 @@ TensorFlow (the CLI's study-reading commands and the worker supervisor never nee
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the same names, eagerly, so that mypy checks their users
+    from lenet.data import CLASS_NAMES, FashionMNIST, Splits, load_fashion_mnist, train_val_split
+    from lenet.errors import DataError, ModelFileError
+    from lenet.evaluate import Evaluation, evaluate_model, summarize_predictions
+    from lenet.model import ModelConfig, build_model
+    from lenet.saving import load_model, prepare_image
+    from lenet.session import clear_session
+    from lenet.training import (
+        EpochRecorder,
+        TrainConfig,
+        TrainingDiverged,
+        TrainResult,
+        make_dataset,
+        set_threads,
+        train,
+    )
 
 _HOMES = {
     "CLASS_NAMES": "lenet.data",
@@ -33,7 +50,30 @@ _HOMES = {
     "train": "lenet.training",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "CLASS_NAMES",
+    "DataError",
+    "EpochRecorder",
+    "Evaluation",
+    "FashionMNIST",
+    "ModelConfig",
+    "ModelFileError",
+    "Splits",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDiverged",
+    "build_model",
+    "clear_session",
+    "evaluate_model",
+    "load_fashion_mnist",
+    "load_model",
+    "make_dataset",
+    "prepare_image",
+    "set_threads",
+    "summarize_predictions",
+    "train",
+    "train_val_split",
+]
 
 
 def __getattr__(name: str) -> Any:
