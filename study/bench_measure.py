@@ -5,13 +5,11 @@ Each function returns a small record; ``study.bench`` runs them in order and dra
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import io
 import statistics
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -26,6 +24,7 @@ from lenet import (
     build_model,
 )
 from lenet.training import compile_model, make_dataset
+from study.memory import reset_peak_rss, status_mib
 from study.objective import Objective
 from study.runner import run_study
 from study.settings import RunSettings
@@ -76,24 +75,6 @@ class Pruning:
 
 
 # -- memory -------------------------------------------------------------------------------
-
-
-def _status_mib(key: str) -> float:
-    """A ``/proc/self/status`` size (VmRSS, VmHWM) in MiB; NaN where there is no /proc."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024  # the file says kB
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _reset_peak_rss() -> None:
-    # Writing 5 resets VmHWM (Linux >= 4.0), so the peak is this measurement's, not the
-    # whole process'. Where that is refused the peak is the process' so far: an upper bound.
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
 
 
 def _slope(values: list[float]) -> float:
@@ -155,13 +136,13 @@ def measure_trial_costs(splits: Splits, trials: int, seed: int = 0) -> TrialCost
         pruner=optuna.pruners.NopPruner(),
     )
     gc.freeze()  # as run_study does: the imports and data are out of every trial's collections
-    _reset_peak_rss()
+    reset_peak_rss()
     study.optimize(
         timed,
         n_trials=trials,
         catch=(TrainingDiverged,),  # a diverged trial still costs its start-up; keep going
         gc_after_trial=True,
-        callbacks=[lambda study, trial: rss.append(_status_mib("VmRSS"))],
+        callbacks=[lambda study, trial: rss.append(status_mib("VmRSS"))],
     )
     later = timer.overheads[1:] or [float("nan")]
     return TrialCosts(
@@ -169,7 +150,7 @@ def measure_trial_costs(splits: Splits, trials: int, seed: int = 0) -> TrialCost
         first_overhead_seconds=timer.overheads[0],
         later_overhead_seconds=statistics.median(later),
         later_overhead_max_seconds=max(later),
-        peak_rss_mib=_status_mib("VmHWM"),
+        peak_rss_mib=status_mib("VmHWM"),
         # The first trials warm caches (oneDNN kernels, Optuna's sampler); growth is after.
         rss_growth_mib_per_trial=_slope(rss[2:] if len(rss) > 3 else rss),
         rss_after_trial_mib=[round(r, 1) for r in rss],

@@ -104,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--trials-per-process",
         type=_positive_int,
-        help="start a fresh worker process after this many trials, which gives back any memory "
-        "a library keeps from trial to trial (default: never)",
+        help="start a fresh worker process after this many trials, which gives back the "
+        "memory TensorFlow keeps from trial to trial (default: 10)",
     )
     run.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     run.add_argument("--space", type=Path, help="search-space TOML (see study/spaces/)")
@@ -239,7 +239,7 @@ def _run(args: argparse.Namespace) -> int:
         "accurate": RunSettings.accurate,
     }
     settings = make[preset](**options)
-    if args.workers > 1 or settings.trials_per_process is not None:
+    if args.workers > 1 or settings.recycles:
         from study.storage import load_study
         from study.workers import run_workers
 

@@ -27,6 +27,7 @@ from lenet import (
     evaluate_model,
     train,
 )
+from study.memory import status_mib
 from study.space import SearchSpace, default_space, suggest, to_configs
 
 METRIC = "val_accuracy"
@@ -136,6 +137,8 @@ def _record(
     trial.set_user_attr("history", history)
     trial.set_user_attr("epochs_run", len(seconds))
     trial.set_user_attr("seconds_per_epoch", sum(seconds) / len(seconds) if seconds else None)
+    # With the worker's host:pid, this shows whether a long-running worker's memory grows.
+    trial.set_user_attr("worker_rss_mib", round(status_mib("VmRSS"), 1))
     if result is not None:
         trial.set_user_attr("best_epoch", result.best_epoch)
         trial.set_user_attr("n_params", result.model.count_params())

@@ -6,17 +6,20 @@ storage, exactly as a worker on another machine would; this module only starts t
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
 from study.settings import RunSettings
 from study.storage import open_storage
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def split_evenly(total: int, parts: int) -> list[int]:
@@ -58,6 +61,8 @@ def to_argv(settings: RunSettings) -> list[str]:
         "--worker-index": settings.worker_index,
         "--heartbeat": settings.heartbeat_interval,
         "--space": settings.space_file,
+        # A worker process runs at most this many trials, so it never supervises in turn.
+        "--trials-per-process": settings.trials_per_process,
     }
     argv = ["run"]
     for flag, value in options.items():
@@ -66,15 +71,33 @@ def to_argv(settings: RunSettings) -> list[str]:
     return argv
 
 
-def chunks(settings: RunSettings) -> list[RunSettings]:
-    """One worker's successive processes: its trials in runs of ``trials_per_process``."""
+def chunks(settings: RunSettings) -> Iterator[RunSettings]:
+    """One worker's successive processes: its trials in runs of ``trials_per_process``.
+
+    Without ``n_trials`` (run until the timeout or Ctrl-C) the runs never end by themselves;
+    ``run_workers`` stops starting them at the deadline.
+    """
     size = settings.trials_per_process
-    if size is None or settings.n_trials is None:
-        return [settings]
-    return [
-        replace(settings, n_trials=min(size, settings.n_trials - start))
-        for start in range(0, settings.n_trials, size)
-    ]
+    if size is None:
+        yield settings
+    elif settings.n_trials is None:
+        while True:
+            yield replace(settings, n_trials=size)
+    else:
+        for start in range(0, settings.n_trials, size):
+            yield replace(settings, n_trials=min(size, settings.n_trials - start))
+
+
+def _die_with_parent() -> None:
+    """In a worker, before it runs: ask Linux for SIGTERM when the supervisor dies.
+
+    The workers sit in their own sessions, so a supervisor killed outright (SIGKILL, out of
+    memory) would otherwise leave them running unwatched. SIGTERM makes a worker record its
+    trial as failed and exit 143, as if the supervisor had forwarded it. Elsewhere: no-op.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def run_workers(settings: RunSettings, workers: int) -> int:
@@ -93,7 +116,10 @@ def run_workers(settings: RunSettings, workers: int) -> int:
     """
     # Create the tables here, once: workers starting together on a fresh database would race.
     open_storage(settings.storage_url)
-    pending = [chunks(worker) for worker in worker_settings(settings, workers)]
+    # Each slot's processes still to start; None once there are no more.
+    pending: list[Iterator[RunSettings] | None] = [
+        chunks(worker) for worker in worker_settings(settings, workers)
+    ]
     running: list[subprocess.Popen[bytes] | None] = [None] * len(pending)
     codes: list[int] = []
     stopping = False
@@ -114,19 +140,25 @@ def run_workers(settings: RunSettings, workers: int) -> int:
                     codes.append(process.returncode)
                     running[slot] = None
                     if process.returncode != 0:
-                        pending[slot] = []  # a failed process: do not start its successors
-                if running[slot] is None and pending[slot] and not stopping:
-                    chunk = pending[slot].pop(0)
-                    if deadline is not None:
-                        if deadline - time.monotonic() <= 1:
-                            pending[slot] = []
-                            continue
-                        chunk = replace(chunk, timeout=deadline - time.monotonic())
-                    argv = to_argv(chunk)
-                    running[slot] = subprocess.Popen(
-                        [sys.executable, "-m", "study.cli", *argv], start_new_session=True
-                    )
-            if all(process is None for process in running) and (stopping or not any(pending)):
+                        pending[slot] = None  # a failed process: do not start its successors
+                successors = pending[slot]
+                if running[slot] is not None or successors is None or stopping:
+                    continue
+                chunk = next(successors, None)
+                if chunk is not None and deadline is not None:
+                    left = deadline - time.monotonic()
+                    chunk = replace(chunk, timeout=left) if left > 1 else None
+                if chunk is None:
+                    pending[slot] = None
+                    continue
+                running[slot] = subprocess.Popen(
+                    [sys.executable, "-m", "study.cli", *to_argv(chunk)],
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                )
+            if all(process is None for process in running) and (
+                stopping or all(successors is None for successors in pending)
+            ):
                 break
             time.sleep(0.2)
     finally:

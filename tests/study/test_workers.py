@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -252,6 +253,18 @@ def test_chunks_split_a_workers_trials_into_fresh_processes():
     sizes = [c.n_trials for c in chunks(RunSettings(n_trials=5, trials_per_process=2))]
     assert sizes == [2, 2, 1]
     assert [c.n_trials for c in chunks(RunSettings(n_trials=5))] == [5]
+    assert [c.n_trials for c in chunks(RunSettings(n_trials=5, trials_per_process=None))] == [5]
+    # Until the timeout: fresh processes of 3 trials, as many as the deadline allows.
+    endless = chunks(RunSettings(n_trials=None, timeout=60, trials_per_process=3))
+    assert [c.n_trials for c in itertools.islice(endless, 4)] == [3, 3, 3, 3]
+
+
+def test_only_runs_longer_than_one_process_are_supervised():
+    assert RunSettings().trials_per_process == 10
+    assert RunSettings(n_trials=20).recycles
+    assert not RunSettings(n_trials=10).recycles  # one process does it all
+    assert RunSettings(n_trials=None, timeout=60).recycles
+    assert not RunSettings(n_trials=20, trials_per_process=None).recycles
 
 
 def test_trials_per_process_runs_each_trial_in_a_fresh_process(tmp_path):
@@ -261,6 +274,23 @@ def test_trials_per_process_runs_each_trial_in_a_fresh_process(tmp_path):
     _check_finished(url, 3)
     trials = optuna.load_study(study_name=STUDY, storage=url).trials
     assert len({t.user_attrs["worker"] for t in trials}) == 3
+
+
+def test_a_killed_supervisor_takes_its_workers_and_their_trials_down(tmp_path):
+    # Two processes of one trial each, so `run` supervises; SIGKILL gives it no chance to
+    # forward anything: the worker learns of it from Linux and records its trial as failed.
+    process = _start_worker(tmp_path, "--trials-per-process", "1", "--n-trials", "2")
+    _wait_for_running_trial(tmp_path, process)
+    process.kill()
+    process.communicate()
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        states = [t.state for t in optuna.load_study(study_name=STUDY, storage=url).trials]
+        if TrialState.RUNNING not in states:
+            break
+        time.sleep(0.5)
+    assert states == [TrialState.FAIL]  # not left running, nor trained to the end unwatched
 
 
 def test_ctrl_c_reaches_every_worker_once_and_leaves_no_trial_running(tmp_path):
