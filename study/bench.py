@@ -182,6 +182,12 @@ def render(report: BenchReport) -> str:
             "",
         ),
         ("speed-up over plain model.fit", f"{t.speedup:.2f}x", ">= 2x"),
+        (
+            "ceiling: bare train step, one batch",
+            f"{t.ceiling_images_per_second:,.0f} images/s",
+            "",
+        ),
+        ("ceiling's speed-up over model.fit", f"{t.ceiling_speedup:.2f}x", "bounds ours"),
         ("first trial: start to first step", f"{c.first_overhead_seconds:.2f} s", ""),
         (
             "later trials: start to first step",

@@ -16,14 +16,26 @@ def test_quick_bench_prints_and_writes_every_figure(tmp_path, capsys):
     path = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--json", str(path)]) == 0
     out = capsys.readouterr().out
-    for label in ("speed-up", "first trial", "2 workers", "epochs saved", "peak RSS"):
+    for label in ("speed-up", "ceiling", "first trial", "2 workers", "epochs saved", "peak RSS"):
         assert label in out
     report = json.loads(path.read_text())
     assert set(report) == {"machine", "throughput", "trial_costs", "pruning", "parallel"}
 
     throughput = report["throughput"]
-    for key in ("ours_images_per_second", "reference_images_per_second", "speedup"):
+    for key in (
+        "ours_images_per_second",
+        "reference_images_per_second",
+        "speedup",
+        "ceiling_images_per_second",
+        "ceiling_speedup",
+    ):
         assert _finite_positive(throughput[key]), key
+    rounds = throughput["rounds"]
+    assert {name: len(s) for name, s in throughput["seconds"].items()} == {
+        "reference": rounds,
+        "ours": rounds,
+        "ceiling": rounds,
+    }
 
     costs = report["trial_costs"]
     assert len(costs["rss_after_trial_mib"]) == costs["trials"]
