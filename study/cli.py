@@ -62,7 +62,7 @@ def _study_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from study.settings import PRUNERS, SAMPLERS
+    from study.settings import DEFAULT_WORKERS, PRUNERS, SAMPLERS
 
     parser = argparse.ArgumentParser(
         prog="lenet-study",
@@ -88,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers",
         type=_positive_int,
-        default=1,
-        help="worker processes on this machine, sharing the trials and the cores (default: 1)",
+        default=DEFAULT_WORKERS,
+        help="worker processes on this machine, sharing the trials and the cores "
+        "(default: %(default)s)",
     )
     run.add_argument(
         "--threads", type=_positive_int, help="TensorFlow CPU threads per worker (default: all)"
@@ -240,6 +241,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     settings = make[preset](**options)
     if args.workers > 1 or settings.recycles:
+        settings.search_space()  # a bad space file: one error here, not one per worker
         from study.storage import load_study
         from study.workers import run_workers
 

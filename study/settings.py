@@ -14,12 +14,12 @@ SAMPLERS = ("tpe", "random")
 PRUNERS = ("hyperband", "median", "none")
 DEFAULT_RESULTS_DIR = Path("results")
 DEFAULT_STUDY_NAME = "lenet5-fashion-mnist"
-# Worker processes of `run --workers`. `lenet-study bench` on the 2-core Xeon (README,
-# Performance), 8 classic LeNet-5 trials each way: one worker with 2 threads ran 966 trials/h,
-# two workers with 1 thread each 925 trials/h. A 4 % gap is within the noise of that shared
-# machine, so the tie goes to one worker: it holds TensorFlow and the data once (~1.2-1.5 GiB
-# RSS per worker, measured by the same bench) instead of twice.
-DEFAULT_WORKERS = 1
+# Worker processes of `run --workers`, each with its share of the cores. `lenet-study bench`
+# on the idle 2-core Xeon (README, Performance), 8 classic LeNet-5 trials each way, twice:
+# two workers with 1 thread each ran 2,046 and 1,820 trials/h, one worker with 2 threads
+# 1,330 and 899. A one-thread worker trains a trial as fast as a two-thread one (LeNet-5's
+# small ops do not spread over cores), so two of them do twice the work.
+DEFAULT_WORKERS = 2
 # A worker's trials run in fresh processes of this many. TensorFlow's oneDNN kernels cache
 # their compiled primitives per thread and per tensor shape (up to 1,024 per kind, no API to
 # clear), so every new layer shape adds native memory that only the process' end returns:

@@ -61,7 +61,9 @@ def to_argv(settings: RunSettings) -> list[str]:
         "--worker-index": settings.worker_index,
         "--heartbeat": settings.heartbeat_interval,
         "--space": settings.space_file,
-        # A worker process runs at most this many trials, so it never supervises in turn.
+        # A worker process is one worker and runs at most this many trials: it never
+        # supervises in turn.
+        "--workers": 1,
         "--trials-per-process": settings.trials_per_process,
     }
     argv = ["run"]

@@ -11,7 +11,8 @@ import pytest
 
 from study.cli import main
 
-TINY = ["--quick", "--n-trials", "2", "--epochs", "1"]
+# One worker: these tests read what `run` prints, so it must run in this process.
+TINY = ["--quick", "--n-trials", "2", "--epochs", "1", "--workers", "1"]
 
 
 def _where(tmp_path) -> list[str]:
@@ -42,7 +43,7 @@ def test_run_resume_and_list_trials(tmp_path, capsys):
 def test_resuming_with_other_epochs_is_refused_and_keeps_the_trials(tmp_path, capsys):
     assert main(["run", *TINY, *_where(tmp_path)]) == 0
     capsys.readouterr()
-    assert main(["run", "--quick", "--n-trials", "1", "--epochs", "2", *_where(tmp_path)]) == 1
+    assert main(["run", *TINY, "--n-trials", "1", "--epochs", "2", *_where(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("lenet-study: error:") and "protocol" in err
     assert "\n" not in err
@@ -115,6 +116,8 @@ def test_accurate_preset_runs_its_wide_space_within_the_budget(tmp_path):
         "2000",
         "--val-limit",
         "500",
+        "--workers",
+        "1",
         *_where(tmp_path),
     ]
     assert main(argv) == 0

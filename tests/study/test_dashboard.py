@@ -73,7 +73,8 @@ def watched(tmp_path_factory):
     port = _free_port()
     with open(folder / "run.err", "w") as run_err, open(folder / "dashboard.err", "w") as d_err:
         run = _lenet_study(
-            "run", "--quick", "--n-trials", str(N_TRIALS), "--epochs", "1", *where,
+            "run", "--quick", "--n-trials", str(N_TRIALS), "--epochs", "1", "--workers", "1",
+            *where,
             stdout=subprocess.PIPE, stderr=run_err,
         )  # fmt: skip
         first = run.stdout.readline()  # printed once the study exists, before any trial

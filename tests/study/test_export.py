@@ -23,7 +23,8 @@ from study.export import MODEL_NAME, RECORD_NAME
 def tiny_study(tmp_path_factory) -> Path:
     """A finished 2-trial study (1 epoch each on the --quick data) and its results folder."""
     folder = tmp_path_factory.mktemp("study")
-    assert main(["run", "--quick", "--n-trials", "2", "--epochs", "1", *_where(folder)]) == 0
+    argv = ["run", "--quick", "--n-trials", "2", "--epochs", "1", "--workers", "1"]
+    assert main([*argv, *_where(folder)]) == 0
     return folder
 
 

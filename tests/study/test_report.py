@@ -35,7 +35,8 @@ def _where(folder: Path) -> list[str]:
 def reported(tmp_path_factory) -> Path:
     """A two-trial, one-epoch study on 5,000 real images and its report; returns the folder."""
     folder = tmp_path_factory.mktemp("report")
-    assert main(["run", "--quick", "--n-trials", "2", "--epochs", "1", *_where(folder)]) == 0
+    argv = ["run", "--quick", "--n-trials", "2", "--epochs", "1", "--workers", "1"]
+    assert main([*argv, *_where(folder)]) == 0
     argv = ["report", *_where(folder), *SHRINK]
     with pytest.MonkeyPatch.context() as patch:  # the report quotes the command as typed
         patch.setattr(sys, "argv", ["/usr/bin/lenet-study", *argv])

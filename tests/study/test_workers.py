@@ -43,6 +43,7 @@ def test_worker_command_line_round_trips_the_settings():
     settings = RunSettings.quick(n_trials=3, threads=1, worker_index=2, storage="sqlite:///x.db")
     args = build_parser().parse_args(to_argv(settings))
     assert (args.n_trials, args.threads, args.worker_index) == (3, 1, 2)
+    assert args.workers == 1  # whatever the default, a worker does not start workers
     assert (args.train_limit, args.val_limit, args.epochs) == (5000, 1000, 2)
 
 
@@ -174,6 +175,8 @@ def _start_worker(tmp_path: Path, *extra: str) -> subprocess.Popen:
         "--pruner",
         "none",
         "--heartbeat",
+        "1",
+        "--workers",  # this process is the worker (a test may add --workers 2)
         "1",
         "--storage",
         f"sqlite:///{tmp_path / 'db.sqlite'}",
