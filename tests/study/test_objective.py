@@ -36,6 +36,7 @@ def test_one_real_trial_returns_its_best_epoch_and_keeps_its_model(small_splits,
     assert trial.user_attrs["best_epoch"] == 1 + history["val_accuracy"].index(trial.value)
     assert trial.user_attrs["n_params"] == 61_706
     assert trial.user_attrs["epochs_run"] == 2
+    assert trial.user_attrs["worker_rss_mib"] > 100  # TensorFlow alone takes more
     assert trial.user_attrs["end"] == "completed"
     metas = optuna.artifacts.get_all_artifact_meta(trial, storage=study._storage)
     assert [m.filename for m in metas] == ["trial-0.keras"]
