@@ -25,7 +25,7 @@ DEFAULT_WORKERS = 2
 # clear), so every new layer shape adds native memory that only the process' end returns:
 # 3.6 MiB per trial over 20 TPE-varied trials, flat with TF_ENABLE_ONEDNN_OPTS=0, which made
 # training 1.4x (our path) to 3.2x (plain model.fit) slower (README, Performance). In the
-# full-size default study a worker's RSS rose 1.37 -> 1.82 GiB over its 10 trials. A fresh
+# full-size default study a worker's RSS rose 1,370 -> 1,818 MiB in its 10 trials. A fresh
 # process costs a few seconds of start-up per 10 trials of a minute or more each.
 DEFAULT_TRIALS_PER_PROCESS = 10
 
