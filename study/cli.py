@@ -62,7 +62,7 @@ def _study_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from study.settings import DEFAULT_WORKERS, PRUNERS, SAMPLERS
+    from study.settings import DEFAULT_TRIALS_PER_PROCESS, DEFAULT_WORKERS, PRUNERS, SAMPLERS
 
     parser = argparse.ArgumentParser(
         prog="lenet-study",
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--trials-per-process",
         type=_positive_int,
         help="start a fresh worker process after this many trials, which gives back the "
-        "memory TensorFlow keeps from trial to trial (default: 10)",
+        f"memory TensorFlow keeps from trial to trial (default: {DEFAULT_TRIALS_PER_PROCESS})",
     )
     run.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     run.add_argument("--space", type=Path, help="search-space TOML (see study/spaces/)")
