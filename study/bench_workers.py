@@ -60,7 +60,8 @@ def _run_workers(
     for _ in range(trials):
         study.enqueue_trial(_fixed_params(batch_size))
     # Enqueued trials are run first, so the sampler never chooses and both configurations
-    # train the same trials; each worker gets its share and `threads` threads.
+    # train the same trials; each worker runs them until all have started, with `threads`
+    # threads.
     settings = RunSettings.quick(
         storage=storage,
         study_name=name,
@@ -68,7 +69,8 @@ def _run_workers(
         pruner="none",
         epochs=1,
         threads=threads,
-        n_trials=trials,
+        n_trials=None,
+        max_trials=trials,
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     processes = [
@@ -91,7 +93,7 @@ def measure_parallel(trials: int, batch_size: int = 128) -> Parallel:
     """Trials per hour: one worker with two threads against two workers with one each.
 
     Args:
-        trials: how many trials each configuration runs; even, so two workers split them.
+        trials: how many trials each configuration runs; even, so two workers can finish together.
         batch_size: of the classic LeNet-5 trials.
     """
     if trials < 2 or trials % 2:

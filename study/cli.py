@@ -72,7 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     common = _study_options()
 
     run = commands.add_parser("run", parents=[common], help="create or resume a study")
-    run.add_argument("--n-trials", type=_positive_int, help="trials to run (default: 20)")
+    run.add_argument("--n-trials", type=_positive_int, help="trials to add (default: 20)")
+    run.add_argument(
+        "--max-trials",
+        type=_positive_int,
+        help="stop once the study has started this many trials in all, every worker's and "
+        "every earlier run's (without --n-trials: the only trial limit); give each worker of "
+        "a study on several machines the same N",
+    )
     run.add_argument("--timeout", type=_positive_float, help="seconds; no new trial after it")
     run.add_argument("--epochs", type=_positive_int, help="epochs per trial (default: 10)")
     run.add_argument("--sampler", choices=SAMPLERS, default="tpe")
@@ -109,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         f"memory TensorFlow keeps from trial to trial (default: {DEFAULT_TRIALS_PER_PROCESS})",
     )
     run.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    # Set by `run` on the worker processes it starts: run the trials here, print no summary.
+    run.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     run.add_argument("--space", type=Path, help="search-space TOML (see study/spaces/)")
     run.add_argument(
         "--preset",
@@ -229,6 +238,9 @@ def _run(args: argparse.Namespace) -> int:
             options[name] = getattr(args, name)
     if args.n_trials is not None:
         options["n_trials"] = args.n_trials
+    if args.max_trials is not None:
+        options["max_trials"] = args.max_trials
+        options.setdefault("n_trials", None)  # the total is the limit, not the default 20
     if args.epochs is not None:
         options["epochs"] = args.epochs
     if args.space is not None:
@@ -240,6 +252,9 @@ def _run(args: argparse.Namespace) -> int:
         "accurate": RunSettings.accurate,
     }
     settings = make[preset](**options)
+    if args.supervised:
+        run_study(settings)  # the supervisor prints the study's summary when all are done
+        return 0
     if args.workers > 1 or settings.recycles:
         settings.search_space()  # a bad space file: one error here, not one per worker
         from study.storage import load_study

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 import optuna
 import tensorflow as tf
 from optuna.artifacts import FileSystemArtifactStore
+from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from lenet import (
@@ -27,7 +28,7 @@ from lenet import (
 from study.dashboard import record_trial
 from study.objective import Objective
 from study.settings import RunSettings, artifact_dir, make_pruner, make_sampler
-from study.storage import create_or_load_study, open_storage, versions
+from study.storage import STARTED, create_or_load_study, open_storage, trials_started, versions
 
 
 def load_splits(settings: RunSettings) -> tuple[Splits, dict[str, str]]:
@@ -86,6 +87,11 @@ def run_study(
 ) -> optuna.Study:
     """Creates or resumes the study and runs ``settings.n_trials`` more trials.
 
+    With ``settings.max_trials``, it stops once the study has started that many trials,
+    counting every worker's: each worker of one study can be given the same total. Two workers
+    finishing a trial in the same few milliseconds may both start one more, as with Optuna's
+    ``MaxTrialsCallback``, which this uses.
+
     Raises:
         lenet.DataError: the data files are missing or corrupt.
         study.storage.StudyError: the storage is unusable or holds an incompatible study.
@@ -131,6 +137,14 @@ def run_study(
     def progress(study: optuna.Study, trial: FrozenTrial) -> None:
         print(format_trial(trial), file=out, flush=True)
 
+    n_trials = settings.n_trials
+    until: list[Callable[[optuna.Study, FrozenTrial], None]] = []
+    if settings.max_trials is not None:
+        left = max(0, settings.max_trials - trials_started(storage, settings.study_name))
+        n_trials = left if n_trials is None else min(n_trials, left)
+        # Last, so that it counts the other workers' trials as late as possible.
+        until = [MaxTrialsCallback(settings.max_trials, states=STARTED)]
+
     # Every trial builds a new model, so Keras retraces its functions by design; TensorFlow
     # warns about that as if it were a bug.
     tf.get_logger().setLevel("ERROR")
@@ -144,10 +158,10 @@ def run_study(
     with sigterm_as_interrupt():
         study.optimize(
             objective,
-            n_trials=settings.n_trials,
+            n_trials=n_trials,
             timeout=settings.timeout,
             catch=(TrainingDiverged,),
-            callbacks=[record_trial, progress, *(callbacks or [])],
+            callbacks=[record_trial, progress, *(callbacks or []), *until],
             gc_after_trial=True,
         )
     return study

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,8 @@ class RunSettings:
     study_name: str = DEFAULT_STUDY_NAME
     storage: str | None = None  # SQLAlchemy URL; default: SQLite in results_dir
     results_dir: Path = DEFAULT_RESULTS_DIR  # model artifacts, exports and reports
-    n_trials: int | None = 20  # trials this process runs; None: until timeout
+    n_trials: int | None = 20  # trials this run adds; None: until timeout or max_trials
+    max_trials: int | None = None  # stop once the study has started this many, all workers'
     timeout: float | None = None  # seconds; stop starting trials after this
     epochs: int = 10  # per trial (the pruner's max resource)
     sampler: str = "tpe"
@@ -91,9 +92,19 @@ class RunSettings:
 
     @property
     def recycles(self) -> bool:
-        """Whether this run's trials need more than one worker process."""
+        """Whether this run's trials may need more than one worker process."""
         size = self.trials_per_process
         return size is not None and (self.n_trials is None or self.n_trials > size)
+
+    def until_total(self, started: int) -> RunSettings:
+        """These settings with "``n_trials`` more" said as "until the study has started
+        ``started + n_trials``" (at most ``max_trials``), a total every worker can run to."""
+        if self.n_trials is None:
+            return self
+        total = started + self.n_trials
+        if self.max_trials is not None:
+            total = min(total, self.max_trials)
+        return replace(self, n_trials=None, max_trials=total)
 
     @property
     def sampler_seed(self) -> int:

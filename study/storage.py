@@ -11,7 +11,8 @@ from typing import Any, Literal
 import optuna
 import sqlalchemy
 import sqlalchemy.exc
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
 
 DIRECTION: Literal["maximize"] = "maximize"
 METRIC_NAME = "val_accuracy"
@@ -19,6 +20,10 @@ MISSED_HEARTBEATS = 3  # a trial whose worker missed this many beats is failed a
 MAX_RETRY = 2  # a killed trial is rerun with the same parameters at most this often
 SQLITE_TIMEOUT_SECONDS = 60  # wait this long for another process' write lock
 
+
+# The trials a study's total counts: every one a worker has started. A waiting trial (enqueued,
+# or a killed worker's trial queued for its retry) counts once it runs.
+STARTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 _COMPARED = {  # manifest keys that must match to resume, and how the user knows them
     "search_space": "search space",
@@ -82,6 +87,15 @@ def open_storage(url: str, heartbeat_interval: int | None = None) -> RDBStorage:
             raise StudyError(
                 f"cannot use storage {parsed.render_as_string()}: {_first_line(exc)}"
             ) from None
+
+
+def trials_started(storage: BaseStorage, study_name: str) -> int:
+    """How many trials of the study have been started (``STARTED``); 0 if there is no study."""
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return 0
+    return storage.get_n_trials(study_id, STARTED)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,34 +12,27 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 from study.settings import RunSettings
-from study.storage import open_storage
+from study.storage import open_storage, trials_started
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def split_evenly(total: int, parts: int) -> list[int]:
-    """``total`` trials over ``parts`` workers, the first ones taking the remainder."""
-    return [total // parts + (i < total % parts) for i in range(parts)]
-
-
 def worker_settings(settings: RunSettings, workers: int) -> list[RunSettings]:
-    """Each worker's settings: its share of trials and of the cores, its own sampler seed."""
+    """Each worker's settings: its share of the cores and its own sampler seed.
+
+    Every worker runs until the study reaches ``settings.max_trials`` (see
+    ``RunSettings.until_total``), so a worker whose trials were pruned early takes on more,
+    and none sits idle while another still has a fixed share to run.
+    """
     if workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers}")
     threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)
-    shares: Sequence[int | None] = (
-        split_evenly(settings.n_trials, workers) if settings.n_trials else [None] * workers
-    )
-    return [
-        replace(settings, n_trials=share, threads=threads, worker_index=i)
-        for i, share in enumerate(shares)
-        if share != 0
-    ]
+    return [replace(settings, threads=threads, worker_index=i) for i in range(workers)]
 
 
 def to_argv(settings: RunSettings) -> list[str]:
@@ -61,12 +54,10 @@ def to_argv(settings: RunSettings) -> list[str]:
         "--worker-index": settings.worker_index,
         "--heartbeat": settings.heartbeat_interval,
         "--space": settings.space_file,
-        # A worker process is one worker and runs at most this many trials: it never
-        # supervises in turn.
-        "--workers": 1,
-        "--trials-per-process": settings.trials_per_process,
+        "--max-trials": settings.max_trials,
     }
-    argv = ["run"]
+    # A worker process runs its trials itself: it never supervises in turn.
+    argv = ["run", "--supervised"]
     for flag, value in options.items():
         if value is not None:
             argv += [flag, str(value)]
@@ -74,20 +65,16 @@ def to_argv(settings: RunSettings) -> list[str]:
 
 
 def chunks(settings: RunSettings) -> Iterator[RunSettings]:
-    """One worker's successive processes: its trials in runs of ``trials_per_process``.
+    """One worker's successive processes: runs of ``trials_per_process`` trials, endlessly.
 
-    Without ``n_trials`` (run until the timeout or Ctrl-C) the runs never end by themselves;
-    ``run_workers`` stops starting them at the deadline.
+    ``run_workers`` stops starting them once the study has its total, or at the deadline.
     """
     size = settings.trials_per_process
     if size is None:
         yield settings
-    elif settings.n_trials is None:
-        while True:
-            yield replace(settings, n_trials=size)
-    else:
-        for start in range(0, settings.n_trials, size):
-            yield replace(settings, n_trials=min(size, settings.n_trials - start))
+        return
+    while True:
+        yield replace(settings, n_trials=size)
 
 
 def _die_with_parent() -> None:
@@ -105,7 +92,8 @@ def _die_with_parent() -> None:
 def run_workers(settings: RunSettings, workers: int) -> int:
     """Runs ``workers`` worker slots on the study and waits for them.
 
-    Each slot runs its share of the trials in one process, or, with
+    Each slot runs trials until the study has started ``settings.n_trials`` more than it
+    had (at most ``settings.max_trials``), in one process, or, with
     ``settings.trials_per_process``, in successive fresh processes, which give back whatever
     a library keeps from trial to trial (``lenet.clear_session`` frees the ~10 MiB per model
     that TensorFlow kept; a fresh process also bounds anything not yet found). Ctrl-C and
@@ -117,7 +105,15 @@ def run_workers(settings: RunSettings, workers: int) -> int:
         0 if every process succeeded, else the first failing one's exit code.
     """
     # Create the tables here, once: workers starting together on a fresh database would race.
-    open_storage(settings.storage_url)
+    storage = open_storage(settings.storage_url)
+    started = trials_started(storage, settings.study_name)
+    settings = settings.until_total(started)
+    total = settings.max_trials
+    if total is not None:
+        if total <= started:
+            print(f"the study has started {started} trials already (--max-trials {total})")
+            return 0
+        workers = min(workers, total - started)  # no idle process for a trial nobody runs
     # Each slot's processes still to start; None once there are no more.
     pending: list[Iterator[RunSettings] | None] = [
         chunks(worker) for worker in worker_settings(settings, workers)
@@ -147,6 +143,8 @@ def run_workers(settings: RunSettings, workers: int) -> int:
                 if running[slot] is not None or successors is None or stopping:
                     continue
                 chunk = next(successors, None)
+                if total is not None and trials_started(storage, settings.study_name) >= total:
+                    chunk = None  # the study has its total
                 if chunk is not None and deadline is not None:
                     left = deadline - time.monotonic()
                     chunk = replace(chunk, timeout=left) if left > 1 else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import shutil
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -21,37 +23,48 @@ from optuna.trial import TrialState
 from study.cli import main
 from study.settings import RunSettings
 from study.storage import StudyError, open_storage
-from study.workers import split_evenly, to_argv, worker_settings
+from study.workers import to_argv, worker_settings
 
 STUDY = "lenet5-fashion-mnist"
 
 
-def test_trials_and_cores_are_split_between_workers():
-    assert split_evenly(7, 3) == [3, 2, 2]
-    workers = worker_settings(RunSettings(n_trials=3, threads=None), 2)
-    assert [w.n_trials for w in workers] == [2, 1]
+def test_workers_share_the_cores_and_run_to_one_total():
+    # 3 more trials on a study that has started 5: every worker runs until there are 8.
+    settings = RunSettings(n_trials=3, threads=None).until_total(5)
+    assert (settings.n_trials, settings.max_trials) == (None, 8)
+    workers = worker_settings(settings, 2)
+    assert [(w.n_trials, w.max_trials) for w in workers] == [(None, 8), (None, 8)]
     assert [w.worker_index for w in workers] == [0, 1]
     assert len({w.sampler_seed for w in workers}) == 2
     assert all(w.threads == max(1, (os.cpu_count() or 1) // 2) for w in workers)
-    # More workers than trials: the idle ones are not started.
-    assert len(worker_settings(RunSettings(n_trials=1), 3)) == 1
+    # --max-trials caps the total; a run bounded only by time has none.
+    assert RunSettings(n_trials=20, max_trials=10).until_total(5).max_trials == 10
+    timed = RunSettings(n_trials=None, timeout=60)
+    assert timed.until_total(5) == timed
 
 
 def test_worker_command_line_round_trips_the_settings():
     from study.cli import build_parser
 
-    settings = RunSettings.quick(n_trials=3, threads=1, worker_index=2, storage="sqlite:///x.db")
+    settings = RunSettings.quick(
+        n_trials=3, max_trials=9, threads=1, worker_index=2, storage="sqlite:///x.db"
+    )
     args = build_parser().parse_args(to_argv(settings))
-    assert (args.n_trials, args.threads, args.worker_index) == (3, 1, 2)
-    assert args.workers == 1  # whatever the default, a worker does not start workers
+    assert (args.n_trials, args.max_trials, args.threads, args.worker_index) == (3, 9, 1, 2)
+    assert args.supervised  # whatever --workers says, a worker does not start workers
     assert (args.train_limit, args.val_limit, args.epochs) == (5000, 1000, 2)
 
 
-def _check_finished(url: str, expected: int) -> None:
+def _check_finished(url: str, expected: int, workers: int = 1) -> None:
+    """The study holds ``expected`` finished trials of one search space.
+
+    With several workers it may hold up to ``workers - 1`` more: workers that finish a trial
+    in the same few milliseconds can each start one more (``study.runner.run_study``).
+    """
     study = optuna.load_study(study_name=STUDY, storage=url)
     trials = study.trials
-    assert len(trials) == expected
-    assert sorted(t.number for t in trials) == list(range(expected))
+    assert expected <= len(trials) < expected + workers
+    assert sorted(t.number for t in trials) == list(range(len(trials)))
     for trial in trials:
         assert trial.state in (TrialState.COMPLETE, TrialState.PRUNED), trial
         assert set(trial.params) == set(study.trials[0].params)
@@ -63,7 +76,7 @@ def test_two_local_workers_share_one_sqlite_study(tmp_path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     argv = ["run", "--workers", "2", "--quick", "--n-trials", "4", "--epochs", "1"]
     assert main([*argv, "--storage", url, "--results-dir", str(tmp_path)]) == 0
-    _check_finished(url, 4)
+    _check_finished(url, 4, workers=2)
 
 
 def _free_port() -> int:
@@ -136,7 +149,7 @@ def postgres_url() -> Iterator[str]:
 def test_three_workers_share_one_postgresql_study(postgres_url, tmp_path):
     argv = ["run", "--workers", "3", "--quick", "--n-trials", "3", "--epochs", "1"]
     assert main([*argv, "--storage", postgres_url, "--results-dir", str(tmp_path)]) == 0
-    _check_finished(postgres_url, 3)
+    _check_finished(postgres_url, 3, workers=3)
 
 
 @pytest.mark.parametrize(
@@ -250,16 +263,15 @@ def test_killed_worker_trial_fails_on_heartbeat_and_is_retried_with_its_paramete
     assert retried.system_attrs.get("failed_trial") == killed.number
 
 
-def test_chunks_split_a_workers_trials_into_fresh_processes():
+def test_a_workers_processes_run_trials_per_process_each_until_stopped():
     from study.workers import chunks
 
-    sizes = [c.n_trials for c in chunks(RunSettings(n_trials=5, trials_per_process=2))]
-    assert sizes == [2, 2, 1]
-    assert [c.n_trials for c in chunks(RunSettings(n_trials=5))] == [5]
-    assert [c.n_trials for c in chunks(RunSettings(n_trials=5, trials_per_process=None))] == [5]
-    # Until the timeout: fresh processes of 3 trials, as many as the deadline allows.
-    endless = chunks(RunSettings(n_trials=None, timeout=60, trials_per_process=3))
-    assert [c.n_trials for c in itertools.islice(endless, 4)] == [3, 3, 3, 3]
+    endless = chunks(RunSettings(n_trials=None, max_trials=5, trials_per_process=2))
+    assert [(c.n_trials, c.max_trials) for c in itertools.islice(endless, 4)] == [(2, 5)] * 4
+    # Without recycling, one process runs to the total.
+    assert [c.n_trials for c in chunks(RunSettings(n_trials=None, trials_per_process=None))] == [
+        None
+    ]
 
 
 def test_only_runs_longer_than_one_process_are_supervised():
@@ -270,13 +282,55 @@ def test_only_runs_longer_than_one_process_are_supervised():
     assert not RunSettings(n_trials=20, trials_per_process=None).recycles
 
 
-def test_trials_per_process_runs_each_trial_in_a_fresh_process(tmp_path):
+def test_trials_per_process_runs_each_trial_in_a_fresh_process(tmp_path, capfd):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     argv = ["run", "--trials-per-process", "1", "--quick", "--n-trials", "3", "--epochs", "1"]
-    assert main([*argv, "--storage", url, "--results-dir", str(tmp_path)]) == 0
+    assert main([*argv, "--workers", "1", "--storage", url, "--results-dir", str(tmp_path)]) == 0
     _check_finished(url, 3)
     trials = optuna.load_study(study_name=STUDY, storage=url).trials
     assert len({t.user_attrs["worker"] for t in trials}) == 3
+    # Three processes, each printing its trials; the study's summary is printed once, at the end.
+    out = capfd.readouterr().out
+    assert out.count("trial ") >= 3 and out.count("best: trial") == 1
+
+
+def test_every_worker_stops_at_the_studys_total_counting_the_others_trials(tmp_path):
+    from study.runner import run_study
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+    def another_worker(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.number == 0:  # meanwhile, another worker has started (and failed) a trial
+            study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL))
+
+    settings = RunSettings.quick(
+        n_trials=None, max_trials=3, epochs=1, storage=url, results_dir=tmp_path
+    )
+    study = run_study(settings, out=io.StringIO(), callbacks=[another_worker])
+    assert [t.state.is_finished() for t in study.trials] == [True] * 3
+    assert [bool(t.params) for t in study.trials] == [True, False, True]  # 2 of its own
+    # Resumed with the total reached, it runs nothing; a waiting trial does not count.
+    study.enqueue_trial(study.trials[0].params)
+    run_study(settings, out=io.StringIO())
+    assert len(study.trials) == 4 and study.trials[-1].state == TrialState.WAITING
+    run_study(replace(settings, max_trials=4), out=io.StringIO())
+    assert study.trials[-1].state.is_finished() and len(study.trials) == 4
+
+
+def test_run_adds_n_trials_at_most_up_to_max_trials(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    base = ["run", "--quick", "--epochs", "1", "--storage", url, "--results-dir", str(tmp_path)]
+    assert main([*base, "--workers", "1", "--n-trials", "1"]) == 0
+    # Supervised (two workers): 2 more trials, although the default is 4 for --quick.
+    assert main([*base, "--workers", "2", "--n-trials", "2"]) == 0
+    _check_finished(url, 3, workers=2)
+    started = len(optuna.load_study(study_name=STUDY, storage=url).trials)
+    capsys.readouterr()
+    assert main([*base, "--workers", "2", "--max-trials", str(started)]) == 0
+    assert f"has started {started} trials already" in capsys.readouterr().out
+    capped = ["--n-trials", "5", "--max-trials", str(started + 1)]
+    assert main([*base, "--workers", "1", *capped]) == 0
+    _check_finished(url, started + 1)
 
 
 def test_a_killed_supervisor_takes_its_workers_and_their_trials_down(tmp_path):
