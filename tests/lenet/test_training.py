@@ -103,3 +103,31 @@ def test_batch_norm_model_trains_and_keeps_layer_names(small_splits):
     names = {layer.name for layer in result.model.layers}
     assert {"C1", "C1_bn", "C3", "C5", "F6", "F6_bn"} <= names
     assert result.best_val_accuracy > 0.4
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1], ids=["sparse-labels", "one-hot-labels"])
+def test_each_model_traces_its_train_step_once_and_trains_as_keras_would(
+    small_splits, monkeypatch, label_smoothing
+):
+    import keras
+
+    import lenet.training
+
+    traces = []
+    train_step = keras.Model.train_step
+
+    def counted(self, data):
+        traces.append(self)
+        return train_step(self, data)
+
+    monkeypatch.setattr(keras.Model, "train_step", counted)
+    config = TrainConfig(epochs=2, seed=5, label_smoothing=label_smoothing)
+    ours = train(ModelConfig(dropout_rate=0.2), config, small_splits)
+    # Variables created while tracing make tf.function trace a second time.
+    assert len(traces) == 1
+    # Without building the optimizer and metrics first, Keras builds them itself, the same.
+    monkeypatch.setattr(lenet.training, "_build_training_state", lambda model, dataset: None)
+    traces.clear()
+    keras_own = train(ModelConfig(dropout_rate=0.2), config, small_splits)
+    assert len(traces) == 2
+    assert ours.history == keras_own.history
