@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-trials",
         type=_positive_int,
+        metavar="N",
         help="stop once the study has started this many trials in all, every worker's and "
         "every earlier run's (without --n-trials: the only trial limit); give each worker of "
         "a study on several machines the same N",
