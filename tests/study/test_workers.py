@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import optuna
 import pytest
@@ -359,3 +360,48 @@ def test_ctrl_c_reaches_every_worker_once_and_leaves_no_trial_running(tmp_path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     states = {t.state for t in optuna.load_study(study_name=STUDY, storage=url).trials}
     assert TrialState.RUNNING not in states and TrialState.FAIL in states
+
+
+class _FakeWorker:
+    """A worker process stand-in for ``run_workers``: worker 0 is fast, worker 1 slow.
+
+    Worker 0's process adds its trials (as many as its run and the study's total allow) as it
+    starts and has ended by the first poll; worker 1's process adds none and is still busy
+    for its first 20 polls (4 s of the supervisor's 0.2 s loop).
+    """
+
+    started: ClassVar[list[int]] = []
+
+    def __init__(self, argv: list[str], **kwargs: object) -> None:
+        from study.cli import build_parser
+
+        args = build_parser().parse_args(argv[3:])  # after `python -m study.cli`
+        self.index, self.polls, self.returncode = args.worker_index, 0, None
+        _FakeWorker.started.append(self.index)
+        if self.index == 0:
+            study = optuna.create_study(
+                study_name=STUDY, storage=args.storage, direction="maximize", load_if_exists=True
+            )
+            for _ in range(min(args.n_trials, args.max_trials - len(study.trials))):
+                study.add_trial(optuna.trial.create_trial(value=0.5))
+
+    def poll(self) -> int | None:
+        self.polls += 1
+        if self.index == 1 and self.polls <= 20:
+            return None
+        self.returncode = 0
+        return 0
+
+
+def test_a_worker_takes_on_more_trials_while_the_other_is_busy(tmp_path, monkeypatch):
+    import study.workers
+
+    monkeypatch.setattr(study.workers.subprocess, "Popen", _FakeWorker)
+    monkeypatch.setattr(_FakeWorker, "started", [])
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    settings = RunSettings(storage=url, n_trials=6, trials_per_process=2, results_dir=tmp_path)
+    assert study.workers.run_workers(settings, 2) == 0
+    assert len(optuna.load_study(study_name=STUDY, storage=url).trials) == 6
+    # Not 3 trials each: the fast worker ran all 6, in 3 processes of 2, while the slow one ran
+    # its first; then neither started another.
+    assert sorted(_FakeWorker.started) == [0, 0, 0, 1]
