@@ -28,7 +28,14 @@ from lenet import (
 from study.dashboard import record_trial
 from study.objective import Objective
 from study.settings import RunSettings, artifact_dir, make_pruner, make_sampler
-from study.storage import STARTED, create_or_load_study, open_storage, trials_started, versions
+from study.storage import (
+    STARTED,
+    create_or_load_study,
+    open_storage,
+    total_reached,
+    trials_started,
+    versions,
+)
 
 
 def load_splits(settings: RunSettings) -> tuple[Splits, dict[str, str]]:
@@ -140,7 +147,10 @@ def run_study(
     n_trials = settings.n_trials
     until: list[Callable[[optuna.Study, FrozenTrial], None]] = []
     if settings.max_trials is not None:
-        left = max(0, settings.max_trials - trials_started(storage, settings.study_name))
+        started = trials_started(storage, settings.study_name)
+        left = max(0, settings.max_trials - started)
+        if not left:
+            print(total_reached(started, settings.max_trials), file=out, flush=True)
         n_trials = left if n_trials is None else min(n_trials, left)
         # Last, so that it counts the other workers' trials as late as possible.
         until = [MaxTrialsCallback(settings.max_trials, states=STARTED)]

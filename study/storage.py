@@ -98,6 +98,12 @@ def trials_started(storage: BaseStorage, study_name: str) -> int:
     return storage.get_n_trials(study_id, STARTED)
 
 
+def total_reached(started: int, total: int) -> str:
+    """The line a run prints when the study has started its ``--max-trials`` already."""
+    trials = "trial" if started == 1 else "trials"
+    return f"nothing to run: the study has started {started} {trials}, --max-trials {total}"
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from study.settings import RunSettings
-from study.storage import open_storage, trials_started
+from study.storage import open_storage, total_reached, trials_started
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -111,7 +111,7 @@ def run_workers(settings: RunSettings, workers: int) -> int:
     total = settings.max_trials
     if total is not None:
         if total <= started:
-            print(f"the study has started {started} trials already (--max-trials {total})")
+            print(total_reached(started, total))
             return 0
         workers = min(workers, total - started)  # no idle process for a trial nobody runs
     # Each slot's processes still to start; None once there are no more.

@@ -312,7 +312,9 @@ def test_every_worker_stops_at_the_studys_total_counting_the_others_trials(tmp_p
     assert [bool(t.params) for t in study.trials] == [True, False, True]  # 2 of its own
     # Resumed with the total reached, it runs nothing; a waiting trial does not count.
     study.enqueue_trial(study.trials[0].params)
-    run_study(settings, out=io.StringIO())
+    out = io.StringIO()
+    run_study(settings, out=out)
+    assert "nothing to run: the study has started 3 trials, --max-trials 3" in out.getvalue()
     assert len(study.trials) == 4 and study.trials[-1].state == TrialState.WAITING
     run_study(replace(settings, max_trials=4), out=io.StringIO())
     assert study.trials[-1].state.is_finished() and len(study.trials) == 4
@@ -328,7 +330,7 @@ def test_run_adds_n_trials_at_most_up_to_max_trials(tmp_path, capsys):
     started = len(optuna.load_study(study_name=STUDY, storage=url).trials)
     capsys.readouterr()
     assert main([*base, "--workers", "2", "--max-trials", str(started)]) == 0
-    assert f"has started {started} trials already" in capsys.readouterr().out
+    assert f"nothing to run: the study has started {started} trials" in capsys.readouterr().out
     capped = ["--n-trials", "5", "--max-trials", str(started + 1)]
     assert main([*base, "--workers", "1", *capped]) == 0
     _check_finished(url, started + 1)
@@ -405,3 +407,18 @@ def test_a_worker_takes_on_more_trials_while_the_other_is_busy(tmp_path, monkeyp
     # Not 3 trials each: the fast worker ran all 6, in 3 processes of 2, while the slow one ran
     # its first; then neither started another.
     assert sorted(_FakeWorker.started) == [0, 0, 0, 1]
+
+
+def test_no_worker_is_started_for_a_trial_nobody_would_run(tmp_path, monkeypatch, capsys):
+    import study.workers
+
+    monkeypatch.setattr(study.workers.subprocess, "Popen", _FakeWorker)
+    monkeypatch.setattr(_FakeWorker, "started", [])
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    settings = RunSettings(storage=url, n_trials=1, results_dir=tmp_path)
+    assert study.workers.run_workers(settings, 3) == 0
+    assert _FakeWorker.started == [0]  # one trial to run: one worker, not three
+    # The total reached, none at all.
+    assert study.workers.run_workers(replace(settings, max_trials=1), 3) == 0
+    assert _FakeWorker.started == [0]
+    assert "nothing to run: the study has started 1 trial," in capsys.readouterr().out
