@@ -64,6 +64,8 @@ def test_resuming_with_other_epochs_is_refused_and_keeps_the_trials(tmp_path, ca
         ["run", "--timeout", "-1"],
         ["run", "--workers", "0"],
         ["run", "--trials-per-process", "0"],
+        ["run", "--max-trials", "0"],
+        ["run", "--max-trials", "lots"],
         ["run", "--preset", "huge"],
         ["dashboard", "--port", "70000"],
         ["report", "--seeds", "0"],
