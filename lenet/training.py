@@ -34,7 +34,7 @@ class TrainConfig:
     epochs: int = 10  # passes over the training images
     seed: int = 0  # weights init, dropout and shuffling
     steps_per_execution: int = 32  # steps fused into one tf.function call: less Python per step
-    jit_compile: bool = False  # XLA; measured slower for this model on CPU (see README)
+    jit_compile: bool = False  # XLA; slower for this model on CPU (docs/performance.md)
     eval_batch_size: int = 1000  # validation batches: larger is faster, no effect on results
 
     def __post_init__(self) -> None:
@@ -177,11 +177,9 @@ def make_dataset(
         return batch_x, batch_y
 
     ds = ds.batch(batch_size).map(gather, num_parallel_calls=2, deterministic=True)
-    # No tf.data autotuning. Its optimizer thread sleeps 10 ms, 20 ms, 40 ms, ... between
-    # passes, and by the timing an iterator's end waited for the current sleep: Keras makes a
-    # new iterator per epoch (and per validation), and a 5.3 s epoch of the classic LeNet-5
-    # returned after 10.24 s, the sum of the first ten sleeps. A gather per batch needs no
-    # tuning: two batches in flight.
+    # No tf.data autotuning: with it, the end of each epoch's iterator waited on the autotune
+    # thread's backing-off sleeps, seconds per epoch (docs/performance.md). A gather per
+    # batch needs no tuning: two batches in flight.
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.prefetch(2).with_options(options)
@@ -253,10 +251,9 @@ def _build_training_state(model: keras.Model, dataset: tf.data.Dataset) -> None:
     """Creates the optimizer's slots and the metrics' variables before ``fit`` traces.
 
     Keras without a distribution strategy leaves them to the first trace of the train step,
-    and a ``tf.function`` that creates variables while tracing traces again: every new model
-    paid two traces of its train step instead of one, about 1 s of a trial's start-up on the
-    2-core Xeon (README, Performance). Both are created as ``fit`` would create them (zeros),
-    so training is unchanged.
+    and a ``tf.function`` that creates variables while tracing traces again, so every new
+    model would trace its train step twice (docs/performance.md). Both are created as
+    ``fit`` would create them (zeros), so training is unchanged.
     """
     model.optimizer.build(model.trainable_variables)
     x_spec, y_spec = dataset.element_spec

@@ -14,19 +14,11 @@ SAMPLERS = ("tpe", "random")
 PRUNERS = ("hyperband", "median", "none")
 DEFAULT_RESULTS_DIR = Path("results")
 DEFAULT_STUDY_NAME = "lenet5-fashion-mnist"
-# Worker processes of `run --workers`, each with its share of the cores. `lenet-study bench`
-# on the idle 2-core Xeon (README, Performance), 8 classic LeNet-5 trials each way, twice:
-# two workers with 1 thread each ran 2,046 and 1,820 trials/h, one worker with 2 threads
-# 1,330 and 899. A one-thread worker trains a trial as fast as a two-thread one (LeNet-5's
-# small ops do not spread over cores), so two of them do twice the work.
+# Worker processes of `run --workers`, each with its share of the cores: LeNet-5's small ops
+# do not spread over cores, so two 1-thread workers beat one 2-thread (docs/performance.md).
 DEFAULT_WORKERS = 2
-# A worker's trials run in fresh processes of this many. TensorFlow's oneDNN kernels cache
-# their compiled primitives per thread and per tensor shape (up to 1,024 per kind, no API to
-# clear), so every new layer shape adds native memory that only the process' end returns:
-# 3.6 MiB per trial over 20 TPE-varied trials, flat with TF_ENABLE_ONEDNN_OPTS=0, which made
-# training 1.4x (our path) to 3.2x (plain model.fit) slower (README, Performance). In the
-# full-size default study a worker's RSS rose 1,370 -> 1,818 MiB in its 10 trials. A fresh
-# process costs a few seconds of start-up per 10 trials of a minute or more each.
+# A worker's trials run in fresh processes of this many: oneDNN caches compiled kernels per
+# tensor shape until the process ends, so memory grows with each new shape (docs/performance.md).
 DEFAULT_TRIALS_PER_PROCESS = 10
 
 
