@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # the same names, eagerly, so that mypy checks their users
     from lenet.data import CLASS_NAMES, FashionMNIST, Splits, load_fashion_mnist, train_val_split
     from lenet.errors import DataError, ModelFileError
     from lenet.evaluate import Evaluation, evaluate_model, summarize_predictions
-    from lenet.model import ModelConfig, build_model
+    from lenet.model import ModelConfig, build_model, count_params
     from lenet.saving import load_model, prepare_image
     from lenet.session import clear_session
     from lenet.training import (
@@ -38,6 +38,7 @@ _HOMES = {
     "summarize_predictions": "lenet.evaluate",
     "ModelConfig": "lenet.model",
     "build_model": "lenet.model",
+    "count_params": "lenet.model",
     "load_model": "lenet.saving",
     "prepare_image": "lenet.saving",
     "clear_session": "lenet.session",
@@ -64,6 +65,7 @@ __all__ = [
     "TrainingDiverged",
     "build_model",
     "clear_session",
+    "count_params",
     "evaluate_model",
     "load_fashion_mnist",
     "load_model",

@@ -69,6 +69,23 @@ def _stage(x: Any, make: Callable[..., keras.layers.Layer], name: str, config: M
     return keras.layers.Activation(config.activation, name=f"{name}_act")(x)
 
 
+def count_params(config: ModelConfig) -> int:
+    """The parameter count ``build_model(config).count_params()`` gives, without building it.
+
+    Each stage has its weights plus either a bias per unit or, with batch normalization, four
+    per unit (scale, shift and the two moving statistics, which Keras counts too).
+    """
+    per_unit = 4 if config.batch_norm else 1
+    stages = (  # (inputs per unit, units)
+        (5 * 5 * 1, config.c1_filters),  # C1 over the one-channel image
+        (5 * 5 * config.c1_filters, config.c3_filters),
+        (5 * 5 * config.c3_filters, config.c5_units),  # C5 over the 5x5 S4 maps
+        (config.c5_units, config.f6_units),
+    )
+    total = sum(units * (inputs + per_unit) for inputs, units in stages)
+    return total + NUM_CLASSES * (config.f6_units + 1)  # the output layer keeps its bias
+
+
 def build_model(config: ModelConfig) -> keras.Model:
     """Builds an uncompiled LeNet-5 variant.
 

@@ -1,4 +1,4 @@
-"""The Optuna study around ``lenet``: search space, objective, storage, export, CLI.
+"""The Optuna study around ``lenet``: search space, objective, runner, storage, export, report.
 
 Names are imported on first use, so ``lenet-study --help`` does not wait for TensorFlow.
 """
@@ -15,6 +15,7 @@ __all__ = [
     "load_best_model",
     "load_space",
     "run_study",
+    "write_report",
 ]
 
 _HOMES = {
@@ -25,6 +26,7 @@ _HOMES = {
     "RunSettings": "study.settings",
     "load_best_model": "study.export",
     "run_study": "study.runner",
+    "write_report": "study.report",
 }
 
 

@@ -1,7 +1,8 @@
-"""The ``lenet-study`` command line: parse, build settings, call the library. Nothing else.
+"""The ``lenet-study`` command line: parse, build settings, call one library function.
 
-Exit codes: 0 success, 1 a problem with the data, storage or study (one line on stderr),
-2 invalid arguments, 130 Ctrl-C, 143 SIGTERM.
+Exit codes: 0 success, 1 a problem with the data, a model file, the storage or the study (one
+line on stderr), 2 an invalid argument or input file, 130 Ctrl-C, 143 SIGTERM. Any other
+exception is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 # TensorFlow's C++ start-up chatter hides our progress lines; errors still show.
@@ -47,10 +47,12 @@ def _study_options() -> argparse.ArgumentParser:
     from study.settings import DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--study-name", default=DEFAULT_STUDY_NAME)
+    common.add_argument(
+        "--study-name", default=DEFAULT_STUDY_NAME, help="the study's name (default: %(default)s)"
+    )
     common.add_argument(
         "--storage",
-        help="SQLAlchemy URL (default: sqlite:///RESULTS_DIR/lenet-study.db)",
+        help="SQLAlchemy URL of the study storage (default: sqlite:///RESULTS_DIR/lenet-study.db)",
     )
     common.add_argument(
         "--results-dir",
@@ -62,8 +64,10 @@ def _study_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from study.settings import DEFAULT_TRIALS_PER_PROCESS, DEFAULT_WORKERS, PRUNERS, SAMPLERS
+    from study.samplers import PRUNERS, SAMPLERS
+    from study.settings import PRESETS, RunSettings
 
+    default = RunSettings()
     parser = argparse.ArgumentParser(
         prog="lenet-study",
         description="Hyperparameter optimization of LeNet-5 on Fashion-MNIST with Optuna.",
@@ -71,8 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     common = _study_options()
 
+    # Options left unset (None) take RunSettings' or the preset's value: one place for each.
     run = commands.add_parser("run", parents=[common], help="create or resume a study")
-    run.add_argument("--n-trials", type=_positive_int, help="trials to add (default: 20)")
+    run.add_argument(
+        "--n-trials", type=_positive_int, help=f"trials to add (default: {default.n_trials})"
+    )
     run.add_argument(
         "--max-trials",
         type=_positive_int,
@@ -82,10 +89,24 @@ def build_parser() -> argparse.ArgumentParser:
         "a study on several machines the same N",
     )
     run.add_argument("--timeout", type=_positive_float, help="seconds; no new trial after it")
-    run.add_argument("--epochs", type=_positive_int, help="epochs per trial (default: 10)")
-    run.add_argument("--sampler", choices=SAMPLERS, default="tpe")
-    run.add_argument("--pruner", choices=PRUNERS, default="hyperband")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--epochs", type=_positive_int, help=f"epochs per trial (default: {default.epochs})"
+    )
+    run.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        help=f"how trials choose their parameters (default: {default.sampler})",
+    )
+    run.add_argument(
+        "--pruner",
+        choices=PRUNERS,
+        help=f"how unpromising trials are stopped early (default: {default.pruner})",
+    )
+    run.add_argument(
+        "--seed",
+        type=int,
+        help=f"seeds the sampler, the validation split and training (default: {default.seed})",
+    )
     run.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
     run.add_argument(
         "--train-limit", type=_positive_int, help="use a stratified subset of training images"
@@ -96,33 +117,37 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers",
         type=_positive_int,
-        default=DEFAULT_WORKERS,
         help="worker processes on this machine, sharing the trials and the cores "
-        "(default: %(default)s)",
+        f"(default: {default.workers})",
     )
     run.add_argument(
-        "--threads", type=_positive_int, help="TensorFlow CPU threads per worker (default: all)"
+        "--threads",
+        type=_positive_int,
+        help="TensorFlow CPU threads per worker (default: the cores divided among the workers)",
     )
     run.add_argument(
         "--heartbeat",
         type=_positive_int,
-        default=10,
+        dest="heartbeat_interval",
+        metavar="SECONDS",
         help="seconds between worker heartbeats; a trial whose worker died is failed after 3 "
-        "missed beats and retried (default: %(default)s)",
+        f"missed beats and retried (default: {default.heartbeat_interval})",
     )
     run.add_argument(
         "--trials-per-process",
         type=_positive_int,
         help="start a fresh worker process after this many trials, which gives back the "
-        f"memory TensorFlow keeps from trial to trial (default: {DEFAULT_TRIALS_PER_PROCESS})",
+        f"memory TensorFlow keeps from trial to trial (default: {default.trials_per_process})",
     )
-    run.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     # Set by `run` on the worker processes it starts: run the trials here, print no summary.
     run.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
-    run.add_argument("--space", type=Path, help="search-space TOML (see study/spaces/)")
+    run.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    run.add_argument(
+        "--space", type=Path, dest="space_file", help="search-space TOML (see study/spaces/)"
+    )
     run.add_argument(
         "--preset",
-        choices=("default", "quick", "accurate"),
+        choices=PRESETS,
         default="default",
         help="quick: 5,000 training images, 2 epochs, 4 trials (about a minute); "
         "accurate: the wide space of study/spaces/accurate.toml, 30 epochs, 60 trials",
@@ -194,13 +219,16 @@ def main(argv: list[str] | None = None) -> int:
     # Progress lines are ours; Optuna's INFO lines ("A new study created...") repeat them.
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from lenet.errors import DataError, ModelFileError
-    from study.storage import StudyError
+    from study.errors import StudyError, UsageError
 
     try:
         return COMMANDS[args.command](args)
-    except (DataError, StudyError, ModelFileError, ValueError) as exc:
+    except UsageError as exc:
         print(f"lenet-study: error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ValueError) else 1
+        return 2
+    except (DataError, StudyError, ModelFileError) as exc:
+        print(f"lenet-study: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as exc:
         from study.runner import Terminated
 
@@ -216,56 +244,21 @@ def _storage_url(args: argparse.Namespace) -> str:
     return args.storage or default_storage(args.results_dir)
 
 
+# `run` options that are RunSettings fields of the same name, passed on only when given.
+_RUN_FIELDS = (
+    "study_name", "storage", "results_dir", "n_trials", "max_trials", "timeout", "epochs",
+    "sampler", "pruner", "seed", "data_dir", "train_limit", "val_limit", "workers", "threads",
+    "heartbeat_interval", "trials_per_process", "space_file",
+)  # fmt: skip
+
+
 def _run(args: argparse.Namespace) -> int:
-    from study.results import summarize_best
-    from study.runner import run_study
-    from study.settings import RunSettings
+    from study.runner import run
+    from study.settings import run_settings
 
-    options = {
-        "study_name": args.study_name,
-        "storage": args.storage,
-        "results_dir": args.results_dir,
-        "sampler": args.sampler,
-        "pruner": args.pruner,
-        "seed": args.seed,
-        "data_dir": args.data_dir,
-        "timeout": args.timeout,
-        "threads": args.threads,
-        "heartbeat_interval": args.heartbeat,
-        "worker_index": args.worker_index,
-    }
-    for name in ("train_limit", "val_limit", "trials_per_process"):
-        if getattr(args, name) is not None:
-            options[name] = getattr(args, name)
-    if args.n_trials is not None:
-        options["n_trials"] = args.n_trials
-    if args.max_trials is not None:
-        options["max_trials"] = args.max_trials
-        options.setdefault("n_trials", None)  # the total is the limit, not the default 20
-    if args.epochs is not None:
-        options["epochs"] = args.epochs
-    if args.space is not None:
-        options["space_file"] = args.space
-    preset = "quick" if args.quick else args.preset
-    make: dict[str, Callable[..., RunSettings]] = {
-        "default": RunSettings,
-        "quick": RunSettings.quick,
-        "accurate": RunSettings.accurate,
-    }
-    settings = make[preset](**options)
-    if args.supervised:
-        run_study(settings)  # the supervisor prints the study's summary when all are done
-        return 0
-    if args.workers > 1 or settings.recycles:
-        settings.search_space()  # a bad space file: one error here, not one per worker
-        from study.storage import load_study
-        from study.workers import run_workers
-
-        code = run_workers(settings, args.workers)
-        print(summarize_best(load_study(settings.storage_url, settings.study_name)))
-        return code
-    print(summarize_best(run_study(settings)))
-    return 0
+    given = {name: getattr(args, name) for name in _RUN_FIELDS if getattr(args, name) is not None}
+    settings = run_settings("quick" if args.quick else args.preset, **given)
+    return run(settings, supervised=args.supervised)
 
 
 def _trials(args: argparse.Namespace) -> int:
@@ -282,8 +275,8 @@ def _trials(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from study.artifacts import artifact_store
     from study.export import export_best
-    from study.runner import artifact_store
     from study.storage import load_study
 
     study = load_study(_storage_url(args), args.study_name)
@@ -336,7 +329,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     import shlex
 
-    from study.report_files import ReportOptions, write_report
+    from study.report import ReportOptions, write_report
 
     files = write_report(
         ReportOptions(

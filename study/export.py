@@ -19,8 +19,11 @@ from optuna.trial import FrozenTrial
 
 from lenet.saving import ModelFileError, load_model, sha256_of
 from lenet.session import clear_session
-from study.settings import artifact_dir
-from study.storage import StudyError, load_study, versions
+from study.artifacts import artifact_store
+from study.errors import StudyError
+from study.provenance import versions
+from study.results import best_trial_or_none
+from study.storage import load_study
 
 MODEL_NAME = "best_model.keras"
 RECORD_NAME = "best_model.json"
@@ -32,12 +35,12 @@ def best_completed_trial(study: optuna.Study) -> FrozenTrial:
     Raises:
         StudyError: no trial has completed yet.
     """
-    try:
-        return study.best_trial
-    except ValueError:
+    best = best_trial_or_none(study)
+    if best is None:
         raise StudyError(
             f"study {study.study_name!r} has no completed trial yet; run `lenet-study run` first"
-        ) from None
+        )
+    return best
 
 
 def fetch_trial_model(
@@ -141,7 +144,7 @@ def load_best_model(
     """
     study = load_study(storage_url, study_name)
     trial = best_completed_trial(study)
-    store = FileSystemArtifactStore(str(artifact_dir(Path(results_dir))))
+    store = artifact_store(Path(results_dir))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"trial-{trial.number}.keras"
         fetch_trial_model(trial, store, path)

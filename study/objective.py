@@ -9,11 +9,11 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import keras
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
-from optuna_integration import KerasPruningCallback
 
 from lenet import (
     EpochRecorder,
@@ -22,15 +22,16 @@ from lenet import (
     TrainConfig,
     TrainingDiverged,
     TrainResult,
-    build_model,
     clear_session,
+    count_params,
     evaluate_model,
     train,
 )
 from study.memory import status_mib
 from study.space import SearchSpace, default_space, suggest, to_configs
+from study.storage import METRIC
 
-METRIC = "val_accuracy"
+BUDGET_CONSTRAINT = "params_over_budget"  # parameters above [limits] max_params; <= 0 fits
 
 
 @dataclass
@@ -62,17 +63,18 @@ class Objective:
         model_config, train_config = to_configs(
             {**self.space.fixed, **suggest(trial, self.space)}, self.base_model, self.base_train
         )
+        n_params = count_params(model_config)
+        trial.set_user_attr("n_params", n_params)
         if self.space.max_params is not None:
-            n_params = build_model(model_config).count_params()
-            trial.set_user_attr("n_params", n_params)
+            # A constraint, not just a pruned trial: TPE ranks infeasible trials by how far
+            # over they are, so it learns where the budget ends (Optuna's constrained TPE).
+            trial.set_constraint(BUDGET_CONSTRAINT, n_params - self.space.max_params)
             if n_params > self.space.max_params:
-                # Cheaper than training, and TPE learns where the budget ends.
                 trial.set_user_attr(
                     "end",
                     f"pruned before training: {n_params} parameters > {self.space.max_params}",
                 )
                 raise optuna.TrialPruned(f"{n_params} parameters over the budget")
-            clear_session()
         # Initial weights, dropout masks and shuffling differ per trial, yet are reproducible.
         train_config = replace(train_config, seed=self.base_train.seed + trial.number)
         trial.set_user_attr("seed", train_config.seed)
@@ -83,10 +85,7 @@ class Objective:
                 model_config,
                 train_config,
                 self.splits,
-                callbacks=[
-                    _PruneBeforeLastEpoch(trial, METRIC, train_config.epochs),
-                    *self.callbacks,
-                ],
+                callbacks=[PruningCallback(trial, train_config.epochs), *self.callbacks],
                 recorder=recorder,
             )
         except optuna.TrialPruned:
@@ -110,22 +109,24 @@ class Objective:
         return value
 
 
-class _PruneBeforeLastEpoch(KerasPruningCallback):
-    """Optuna's Keras pruning callback, except after the last epoch, which it only reports.
+class PruningCallback(keras.callbacks.Callback):
+    """Reports each epoch's validation accuracy to the trial and prunes when the pruner says.
 
-    Hyperband may otherwise prune a trial at its final epoch, when its training is already
-    paid for: the trial would lose its value and its model for no saving.
+    Not after the last epoch, which it only reports: Hyperband may otherwise prune a trial at
+    its final epoch, when its training is already paid for, losing its value and its model.
     """
 
-    def __init__(self, trial: optuna.Trial, monitor: str, epochs: int) -> None:
-        super().__init__(trial, monitor)
-        self._epochs = epochs
+    def __init__(self, trial: optuna.Trial, epochs: int) -> None:
+        super().__init__()
+        self.trial = trial
+        self.epochs = epochs
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        if epoch + 1 < self._epochs:
-            super().on_epoch_end(epoch, logs)
-        elif logs and self._monitor in logs:
-            self._trial.report(float(logs[self._monitor]), step=epoch)
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not logs or METRIC not in logs:
+            return
+        self.trial.report(float(logs[METRIC]), step=epoch)
+        if epoch + 1 < self.epochs and self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
 
 
 def _record(

@@ -1,17 +1,49 @@
-"""What produced a report: the command, library versions, CPU, data checksums and seeds."""
+"""What produced a study, a model or a report: library versions, CPU, data checksums, seeds."""
 
 from __future__ import annotations
 
 import os
+import platform
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from lenet import FashionMNIST
-from study.storage import cpu_model, versions
+if TYPE_CHECKING:
+    from lenet import FashionMNIST
 
 REPORT_PACKAGES = ("pandas", "plotly", "scipy", "kaleido")  # beyond the study's own
+
+
+def cpu_model() -> str:
+    """The CPU model as the kernel names it ("Intel(R) Xeon(R) ..."), else the architecture."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict[str, str]:
+    """Library and platform versions, recorded with every study and every exported model."""
+    import keras
+    import numpy
+    import optuna_integration
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "optuna": optuna.__version__,
+        "optuna_integration": optuna_integration.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+    }
 
 
 def cpu_name() -> str:

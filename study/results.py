@@ -1,4 +1,4 @@
-"""Reading a study back: the trials as a pandas table, the best trial in a few lines."""
+"""Reading a study back: the best trial, the trials as a pandas table, numbers for people."""
 
 from __future__ import annotations
 
@@ -6,9 +6,31 @@ from typing import Any
 
 import optuna
 import pandas as pd
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 _USER_COLUMNS = ("best_epoch", "epochs_run", "n_params", "seconds_per_epoch", "end")
+
+
+def best_trial_or_none(study: optuna.Study) -> FrozenTrial | None:
+    """The completed trial with the highest value, or None while no trial has completed."""
+    try:
+        return study.best_trial
+    except ValueError:
+        return None
+
+
+def format_value(value: Any) -> str:
+    """A parameter or metric for people: floats to 4 significant digits, whole floats bare."""
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() and abs(value) < 1e6 else f"{value:.4g}"
+    return str(value)
+
+
+def live_trial(study: optuna.Study, trial: FrozenTrial) -> optuna.Trial:
+    """A writable ``optuna.Trial`` for a finished ``FrozenTrial`` (optuna-dashboard's
+    ``save_note`` takes only a live one). Optuna has no public way to get it back: the trial's
+    storage id is a private attribute, read here and nowhere else."""
+    return optuna.Trial(study, trial._trial_id)
 
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:
@@ -36,11 +58,10 @@ def summarize_best(study: optuna.Study) -> str:
     counts = ", ".join(
         f"{states.count(s)} {s.name.lower()}" for s in TrialState if states.count(s)
     )
-    try:
-        best = study.best_trial
-    except ValueError:
+    best = best_trial_or_none(study)
+    if best is None:
         return f"{len(states)} trials ({counts}); none completed"
-    params = ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items())
+    params = ", ".join(f"{k}={format_value(v)}" for k, v in best.params.items())
     return (
         f"{len(states)} trials ({counts})\n"
         f"best: trial {best.number}, val_accuracy {best.value:.4f} "
@@ -48,7 +69,3 @@ def summarize_best(study: optuna.Study) -> str:
         f"{best.user_attrs.get('n_params')} parameters\n"
         f"      {params}"
     )
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)

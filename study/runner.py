@@ -8,34 +8,26 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TextIO
 
 import optuna
-import tensorflow as tf
-from optuna.artifacts import FileSystemArtifactStore
 from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from lenet import (
-    Splits,
-    TrainConfig,
-    TrainingDiverged,
-    load_fashion_mnist,
-    set_threads,
-    train_val_split,
-)
-from study.dashboard import record_trial
-from study.objective import Objective
-from study.settings import RunSettings, artifact_dir, make_pruner, make_sampler
+from lenet import Splits, load_fashion_mnist, train_val_split
+from study.artifacts import artifact_store
+from study.provenance import versions
+from study.results import summarize_best
+from study.samplers import SEED_RULE, make_pruner, make_sampler
+from study.settings import RunSettings
 from study.storage import (
     STARTED,
     create_or_load_study,
     open_storage,
     total_reached,
     trials_started,
-    versions,
 )
+from study.trial_notes import record_trial
 
 
 def load_splits(settings: RunSettings) -> tuple[Splits, dict[str, str]]:
@@ -44,12 +36,6 @@ def load_splits(settings: RunSettings) -> tuple[Splits, dict[str, str]]:
         data, settings.val_size, settings.seed, settings.train_limit, settings.val_limit
     )
     return splits, data.checksums
-
-
-def artifact_store(results_dir: Path) -> FileSystemArtifactStore:
-    path = artifact_dir(results_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    return FileSystemArtifactStore(str(path))
 
 
 def format_trial(trial: FrozenTrial) -> str:
@@ -104,11 +90,17 @@ def run_study(
         study.storage.StudyError: the storage is unusable or holds an incompatible study.
         KeyboardInterrupt: Ctrl-C or SIGTERM; the running trial is recorded as failed.
     """
+    # Imported here: a supervisor of worker processes never loads TensorFlow.
+    import tensorflow as tf
+
+    from lenet import TrainConfig, TrainingDiverged, set_threads
+    from study.objective import Objective
+
     out = out or sys.stdout
     if settings.threads is not None:
         set_threads(settings.threads)
     space = settings.search_space()  # first: a bad space file fails before anything starts
-    sampler = make_sampler(settings.sampler, settings.sampler_seed)
+    sampler = make_sampler(settings.sampler, settings.seed)
     pruner = make_pruner(settings.pruner, settings.epochs)
     # Before the data: a bad URL fails fast.
     storage = open_storage(settings.storage_url, settings.heartbeat_interval)
@@ -120,6 +112,7 @@ def run_study(
         "sampler": settings.sampler,
         "pruner": settings.pruner,
         "seed": settings.seed,
+        "sampler_seed": SEED_RULE,
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -130,7 +123,7 @@ def run_study(
         splits=splits,
         base_train=TrainConfig(epochs=settings.epochs, seed=settings.seed),
         space=space,
-        artifact_store=artifact_store(settings.results_dir),
+        artifact_store=artifact_store(settings.results_dir, create=True),
     )
     print(
         f"study {settings.study_name!r} in {settings.storage_url}: "
@@ -175,3 +168,30 @@ def run_study(
             gc_after_trial=True,
         )
     return study
+
+
+def run(settings: RunSettings, supervised: bool = False, out: TextIO | None = None) -> int:
+    """``lenet-study run``: trains here, or supervises worker processes, then sums up.
+
+    The trials run in this process when there is one worker and at most
+    ``trials_per_process`` of them, and in worker processes otherwise (see
+    ``study.workers``). A ``supervised`` process is one of those workers: it runs its trials
+    and leaves the summary to its supervisor.
+
+    Returns:
+        The exit code: 0, or the first failed worker's.
+    """
+    out = out or sys.stdout
+    if supervised:
+        run_study(settings, out)
+        return 0
+    settings.search_space()  # a bad space file: one error here, not one per worker
+    if settings.workers > 1 or settings.recycles:
+        from study.storage import load_study
+        from study.workers import run_workers
+
+        code = run_workers(settings)
+        print(summarize_best(load_study(settings.storage_url, settings.study_name)), file=out)
+        return code
+    print(summarize_best(run_study(settings, out)), file=out)
+    return 0

@@ -1,4 +1,4 @@
-"""Settings of a study run, and the samplers and pruners they name. Light to import."""
+"""The settings of ``lenet-study run``, the one place its defaults live. Light to import."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import optuna
-
+from study.errors import UsageError
 from study.space import SPACES_DIR, SearchSpace, default_space, load_space
 
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("hyperband", "median", "none")
+PRESETS = ("default", "quick", "accurate")
 DEFAULT_RESULTS_DIR = Path("results")
 DEFAULT_STUDY_NAME = "lenet5-fashion-mnist"
 # Worker processes of `run --workers`, each with its share of the cores: LeNet-5's small ops
@@ -24,11 +22,6 @@ DEFAULT_TRIALS_PER_PROCESS = 10
 
 def default_storage(results_dir: Path = DEFAULT_RESULTS_DIR) -> str:
     return f"sqlite:///{results_dir / 'lenet-study.db'}"
-
-
-def artifact_dir(results_dir: Path = DEFAULT_RESULTS_DIR) -> Path:
-    """Where the trials' model files are kept; the study and the dashboard both use it."""
-    return results_dir / "artifacts"
 
 
 @dataclass(frozen=True)
@@ -49,8 +42,8 @@ class RunSettings:
     train_limit: int | None = None  # stratified subset of the training images (smoke runs)
     val_limit: int | None = None  # stratified subset of the validation images (smoke runs)
     data_dir: Path | None = None
-    threads: int | None = None  # TensorFlow CPU threads for this process; None: all cores
-    worker_index: int = 0  # offsets the sampler seed, so parallel workers propose apart
+    workers: int = DEFAULT_WORKERS  # processes on this machine sharing the trials and cores
+    threads: int | None = None  # TensorFlow CPU threads per worker; None: cores / workers
     heartbeat_interval: int = 10  # seconds; a dead worker's trial fails after 3 missed beats
     trials_per_process: int | None = DEFAULT_TRIALS_PER_PROCESS  # None: all in one process
     space_file: Path | None = None  # search-space TOML; None: study/spaces/default.toml
@@ -79,6 +72,13 @@ class RunSettings:
             }
         )
 
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> RunSettings:
+        """The settings of a named preset (``PRESETS``), with ``overrides`` on top."""
+        if name not in PRESETS:
+            raise UsageError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        return cls(**overrides) if name == "default" else getattr(cls, name)(**overrides)
+
     def search_space(self) -> SearchSpace:
         return load_space(self.space_file) if self.space_file else default_space()
 
@@ -98,10 +98,6 @@ class RunSettings:
             total = min(total, self.max_trials)
         return replace(self, n_trials=None, max_trials=total)
 
-    @property
-    def sampler_seed(self) -> int:
-        return self.seed + self.worker_index
-
     def protocol(self) -> dict[str, Any]:
         """The settings that make two trials' values comparable."""
         return {
@@ -113,19 +109,12 @@ class RunSettings:
         }
 
 
-def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+def run_settings(preset: str, **given: Any) -> RunSettings:
+    """The settings of one ``run``: the preset's, with the options the user gave on top.
 
-
-def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise ValueError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}")
+    ``max_trials`` given without ``n_trials`` is the run's only trial limit, rather than a cap
+    on the default number of trials to add.
+    """
+    if "max_trials" in given:
+        given.setdefault("n_trials", None)
+    return RunSettings.preset(preset, **given)

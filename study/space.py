@@ -26,6 +26,8 @@ from optuna.distributions import (
     distribution_to_json,
 )
 
+from study.errors import UsageError
+
 if TYPE_CHECKING:  # lenet imports TensorFlow; the CLI's --help should not wait for it
     from lenet import ModelConfig, TrainConfig
 
@@ -68,50 +70,51 @@ def searchable_fields() -> set[str]:
 
 def _distribution(where: str, spec: Any) -> BaseDistribution:
     if not isinstance(spec, dict):
-        raise ValueError(f"{where}: expected a table like {{ low = 1, high = 8 }}, got {spec!r}")
+        raise UsageError(f"{where}: expected a table like {{ low = 1, high = 8 }}, got {spec!r}")
     keys = set(spec)
     if "choices" in keys:
         if keys != {"choices"}:
-            raise ValueError(
+            raise UsageError(
                 f"{where}: 'choices' cannot be combined with {sorted(keys - {'choices'})}"
             )
         if not isinstance(spec["choices"], list) or not spec["choices"]:
-            raise ValueError(f"{where}: 'choices' must be a non-empty list")
+            raise UsageError(f"{where}: 'choices' must be a non-empty list")
         return CategoricalDistribution(spec["choices"])
     if not keys >= {"low", "high"} or not keys <= {"low", "high", "step", "log"}:
-        raise ValueError(
+        raise UsageError(
             f"{where}: give 'choices', or 'low' and 'high' (with optional 'step' or 'log'); "
             f"got {sorted(keys)}"
         )
     low, high, log = spec["low"], spec["high"], spec.get("log", False)
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
-        raise ValueError(f"{where}: 'low' and 'high' must be numbers")
+        raise UsageError(f"{where}: 'low' and 'high' must be numbers")
     if low > high:
-        raise ValueError(f"{where}: empty range, low {low} is above high {high}")
+        raise UsageError(f"{where}: empty range, low {low} is above high {high}")
     if log and low <= 0:
-        raise ValueError(f"{where}: a log range must stay above zero, got low {low}")
+        raise UsageError(f"{where}: a log range must stay above zero, got low {low}")
     try:
         if isinstance(low, int) and isinstance(high, int) and isinstance(spec.get("step", 1), int):
             return IntDistribution(low, high, log=log, step=spec.get("step", 1))
         return FloatDistribution(low, high, log=log, step=spec.get("step"))
     except ValueError as exc:  # Optuna's own checks, e.g. step with log
-        raise ValueError(f"{where}: {exc}") from None
+        raise UsageError(f"{where}: {exc}") from None
 
 
 def parse_space(text: str, source: str = "space") -> SearchSpace:
     """Parses and validates a search-space TOML document.
 
     Raises:
-        ValueError: one line naming the file and the problem: bad TOML, an unknown section
-            or parameter, an empty range, a log range that reaches zero or below.
+        UsageError: one line naming the file and the problem: bad TOML, an unknown section
+            or parameter, an empty range, a log range that reaches zero or below, a value
+            the model or training refuses.
     """
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{source}: not valid TOML: {exc}") from None
+        raise UsageError(f"{source}: not valid TOML: {exc}") from None
     unknown = set(document) - {"params", "fixed", "limits", "enqueue"}
     if unknown:
-        raise ValueError(
+        raise UsageError(
             f"{source}: unknown section(s) {sorted(unknown)}; use params, fixed, limits, enqueue"
         )
     known = searchable_fields()
@@ -119,20 +122,20 @@ def parse_space(text: str, source: str = "space") -> SearchSpace:
     fixed = document.get("fixed", {})
     for name in [*params, *fixed]:
         if name not in known:
-            raise ValueError(
+            raise UsageError(
                 f"{source}: unknown parameter {name!r}; known: {', '.join(sorted(known))}"
             )
     if not params:
-        raise ValueError(f"{source}: [params] is empty; a study needs something to search")
+        raise UsageError(f"{source}: [params] is empty; a study needs something to search")
     both = set(params) & set(fixed)
     if both:
-        raise ValueError(f"{source}: {sorted(both)} are both searched and fixed")
+        raise UsageError(f"{source}: {sorted(both)} are both searched and fixed")
     limits = document.get("limits", {})
     if set(limits) - {"max_params"}:
-        raise ValueError(f"{source}: [limits] takes only max_params")
+        raise UsageError(f"{source}: [limits] takes only max_params")
     max_params = limits.get("max_params")
     if max_params is not None and (not isinstance(max_params, int) or max_params < 1):
-        raise ValueError(f"{source}: max_params must be a positive integer, got {max_params!r}")
+        raise UsageError(f"{source}: max_params must be a positive integer, got {max_params!r}")
     distributions = {
         name: _distribution(f"{source}: {name}", spec) for name, spec in params.items()
     }
@@ -142,7 +145,7 @@ def parse_space(text: str, source: str = "space") -> SearchSpace:
         max_params=max_params,
         enqueue=_enqueued_points(document.get("enqueue", []), distributions, source),
     )
-    _check_fixed_values(space, source)
+    _check_values(space, source)
     return space
 
 
@@ -151,14 +154,14 @@ def _enqueued_points(
 ) -> tuple[Mapping[str, Any], ...]:
     """Checks each [[enqueue]] point: searched parameters only, values inside their ranges."""
     if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
-        raise ValueError(f"{source}: write enqueued points as [[enqueue]] tables")
+        raise UsageError(f"{source}: write enqueued points as [[enqueue]] tables")
     for number, point in enumerate(points, 1):
         where = f"{source}: [[enqueue]] point {number}"
         for name, value in point.items():
             if name not in params:
-                raise ValueError(f"{where}: {name!r} is not a parameter in [params]")
+                raise UsageError(f"{where}: {name!r} is not a parameter in [params]")
             if not _contains(params[name], value):
-                raise ValueError(f"{where}: {name} = {value!r} is outside its range or choices")
+                raise UsageError(f"{where}: {name} = {value!r} is outside its range or choices")
     return tuple(MappingProxyType(dict(point)) for point in points)
 
 
@@ -179,13 +182,27 @@ def _contains(dist: BaseDistribution, value: Any) -> bool:
     return False
 
 
-def _check_fixed_values(space: SearchSpace, source: str) -> None:
+def _check_values(space: SearchSpace, source: str) -> None:
+    """Builds configs from the fixed values, every choice and range end, and every enqueued
+    point, so that a value the model or training would refuse is refused before any study."""
     from lenet import ModelConfig, TrainConfig
 
-    try:
-        to_configs(space.fixed, ModelConfig(), TrainConfig())
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{source}: [fixed]: {exc}") from None
+    def check(where: str, params: Mapping[str, Any]) -> None:
+        try:
+            to_configs({**space.fixed, **params}, ModelConfig(), TrainConfig())
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{source}: {where}: {exc}") from None
+
+    check("[fixed]", {})
+    for name, dist in space.params.items():
+        if isinstance(dist, CategoricalDistribution):
+            values = list(dist.choices)
+        elif isinstance(dist, IntDistribution | FloatDistribution):
+            values = [dist.low, dist.high]
+        for value in values:
+            check(f"[params] {name} = {value!r}", {name: value})
+    for number, point in enumerate(space.enqueue, 1):
+        check(f"[[enqueue]] point {number}", point)
 
 
 def load_space(path: str | Path) -> SearchSpace:
@@ -193,7 +210,7 @@ def load_space(path: str | Path) -> SearchSpace:
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise ValueError(f"cannot read search space {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read search space {path}: {exc.strerror}") from None
     return parse_space(text, str(path))
 
 

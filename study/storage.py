@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,11 +14,16 @@ import sqlalchemy.exc
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
+from study.errors import StudyError, UsageError
+
 DIRECTION: Literal["maximize"] = "maximize"
-METRIC_NAME = "val_accuracy"
+METRIC = "val_accuracy"  # what every trial reports and the study maximizes
 MISSED_HEARTBEATS = 3  # a trial whose worker missed this many beats is failed and retried
 MAX_RETRY = 2  # a killed trial is rerun with the same parameters at most this often
 SQLITE_TIMEOUT_SECONDS = 60  # wait this long for another process' write lock
+_CREATE_ATTEMPTS = 5
+# Tables every Optuna RDB storage has; a database with tables but not these is not Optuna's.
+_OPTUNA_TABLES = {"studies", "trials", "version_info"}
 
 
 # The trials a study's total counts: every one a worker has started. A waiting trial (enqueued,
@@ -32,61 +37,138 @@ _COMPARED = {  # manifest keys that must match to resume, and how the user knows
 }
 
 
-class StudyError(RuntimeError):
-    """A problem the user can fix: bad storage, or a study that does not match this run."""
-
-
 def parse_storage_url(url: str) -> sqlalchemy.engine.URL:
-    """Parses a SQLAlchemy URL; raises ``ValueError`` with an example of a good one."""
+    """Parses a SQLAlchemy URL.
+
+    Raises:
+        UsageError: the URL cannot be parsed; the message shows good ones.
+    """
     try:
         return sqlalchemy.engine.make_url(url)
     except sqlalchemy.exc.ArgumentError:
-        raise ValueError(
+        raise UsageError(
             f"cannot parse storage URL {url!r}; use e.g. sqlite:///results/lenet-study.db "
             "or postgresql+psycopg://user:password@host/dbname"
         ) from None
 
 
-def open_storage(url: str, heartbeat_interval: int | None = None) -> RDBStorage:
-    """Opens (and if needed creates) an Optuna RDB storage.
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL; None for other databases and in-memory SQLite."""
+    parsed = parse_storage_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
-    SQLite files get their folder created and a lock timeout, so several local processes
-    (workers, the dashboard) can share one file. With ``heartbeat_interval`` (seconds), a
-    trial whose process died is marked failed by the next worker to start a trial, and retried
-    with the same parameters at most ``MAX_RETRY`` times.
+
+def _engine_kwargs(parsed: sqlalchemy.engine.URL) -> dict[str, Any]:
+    if parsed.get_backend_name() == "sqlite":
+        # Several local processes (workers, the dashboard) share one file: wait for a lock.
+        return {"connect_args": {"timeout": SQLITE_TIMEOUT_SECONDS}}
+    return {"pool_pre_ping": True}
+
+
+def _tables(parsed: sqlalchemy.engine.URL) -> set[str]:
+    """The database's table names, read without writing anything."""
+    engine = sqlalchemy.create_engine(parsed, **_engine_kwargs(parsed))
+    try:
+        return set(sqlalchemy.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _driver_error(parsed: sqlalchemy.engine.URL, exc: ImportError) -> StudyError:
+    package = exc.name or parsed.get_driver_name()
+    return StudyError(
+        f"storage {parsed.render_as_string()} needs the Python package {package!r}, which is "
+        f"not installed; pip install it, or use a sqlite:/// or postgresql+psycopg:// URL"
+    )
+
+
+def _check_schema(parsed: sqlalchemy.engine.URL, must_exist: bool) -> None:
+    """Refuses, before anything is written, a database that is not (or not yet) Optuna's."""
+    where = parsed.render_as_string()
+    path = sqlite_path(where) if parsed.get_backend_name() == "sqlite" else None
+    if path is not None and not path.is_file():
+        if must_exist:
+            raise StudyError(
+                f"no storage at {path}; run `lenet-study run` first, or pass the "
+                "--storage or --results-dir the study ran with"
+            )
+        return  # a new file: Optuna creates its schema
+    try:
+        tables = _tables(parsed)
+    except ImportError as exc:
+        raise _driver_error(parsed, exc) from None
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise StudyError(f"cannot use storage {where}: {_first_line(exc)}") from None
+    if tables and not tables >= _OPTUNA_TABLES:
+        shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
+        raise StudyError(
+            f"storage {where} holds other tables ({shown}) and no Optuna studies; "
+            "it belongs to another program: pass a new database as --storage"
+        )
+    if must_exist and not tables:
+        raise StudyError(f"storage {where} holds no studies; run `lenet-study run` first")
+
+
+def open_storage(
+    url: str, heartbeat_interval: int | None = None, must_exist: bool = False
+) -> RDBStorage:
+    """Opens an Optuna RDB storage, creating it unless ``must_exist``.
+
+    A database that holds other tables and no Optuna schema is refused untouched. SQLite
+    files get their folder created (for a new study) and a lock timeout. With
+    ``heartbeat_interval`` (seconds), a trial whose process died is marked failed by the next
+    worker to start a trial, and retried with the same parameters at most ``MAX_RETRY`` times.
 
     Raises:
-        ValueError: the URL cannot be parsed.
-        StudyError: the database cannot be opened or holds another schema.
+        UsageError: the URL cannot be parsed.
+        StudyError: the database is missing (``must_exist``), cannot be opened, needs a
+            driver that is not installed, or belongs to another program.
     """
     parsed = parse_storage_url(url)
-    engine_kwargs: dict[str, Any] = {}
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_SECONDS}
-    else:
-        engine_kwargs["pool_pre_ping"] = True
-    with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        heartbeat_kwargs: dict[str, Any] = {}
-        if heartbeat_interval is not None:
-            heartbeat_kwargs = {
-                "heartbeat_interval": heartbeat_interval,
-                "grace_period": MISSED_HEARTBEATS * heartbeat_interval,
-                "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(MAX_RETRY),
-            }
+    _check_schema(parsed, must_exist)
+    path = sqlite_path(url)
+    if path is not None and not must_exist:
         try:
-            return RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat_kwargs)
-        except ModuleNotFoundError as exc:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
             raise StudyError(
-                f"storage {parsed.render_as_string()} needs the Python package {exc.name!r}; "
-                f"pip install it"
+                f"cannot create the folder of {path}: {exc.strerror}; "
+                "pass another --results-dir or --storage"
             ) from None
+    heartbeat_kwargs: dict[str, Any] = {}
+    if heartbeat_interval is not None:
+        heartbeat_kwargs = {
+            "heartbeat_interval": heartbeat_interval,
+            "grace_period": MISSED_HEARTBEATS * heartbeat_interval,
+            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(MAX_RETRY),
+        }
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(url, engine_kwargs=_engine_kwargs(parsed), **heartbeat_kwargs)
+        except ImportError as exc:
+            raise _driver_error(parsed, exc) from None
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as exc:
+            # Two processes creating one new database race on its schema; the loser retries
+            # and finds the schema the winner made.
+            if attempt + 1 == _CREATE_ATTEMPTS:
+                raise StudyError(
+                    f"cannot use storage {parsed.render_as_string()}: {_first_line(exc)}"
+                ) from None
+            time.sleep(0.2 * (attempt + 1))
         except (sqlalchemy.exc.SQLAlchemyError, RuntimeError, ValueError) as exc:
             raise StudyError(
                 f"cannot use storage {parsed.render_as_string()}: {_first_line(exc)}"
             ) from None
+    raise AssertionError("unreachable")
+
+
+def open_existing_storage(url: str) -> RDBStorage:
+    """Opens a storage for reading; a missing database is an error, never created."""
+    return open_storage(url, must_exist=True)
 
 
 def trials_started(storage: BaseStorage, study_name: str) -> int:
@@ -107,37 +189,6 @@ def total_reached(started: int, total: int) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def cpu_model() -> str:
-    """The CPU model as the kernel names it ("Intel(R) Xeon(R) ..."), else the architecture."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def versions() -> dict[str, str]:
-    """Library and platform versions, recorded with every study and every exported model."""
-    import keras
-    import numpy
-    import optuna_integration
-    import tensorflow as tf
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "optuna": optuna.__version__,
-        "optuna_integration": optuna_integration.__version__,
-        "numpy": numpy.__version__,
-        "platform": platform.platform(),
-        "cpu": cpu_model(),
-    }
 
 
 def create_or_load_study(
@@ -179,7 +230,7 @@ def create_or_load_study(
         study.set_user_attr("manifest", dict(manifest))
         with warnings.catch_warnings():  # experimental, and stable enough for a label
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names([METRIC_NAME])
+            study.set_metric_names([METRIC])
         return study
     changed = [label for key, label in _COMPARED.items() if stored.get(key) != manifest[key]]
     if changed:
@@ -192,12 +243,12 @@ def create_or_load_study(
 
 
 def load_study(storage_url: str, study_name: str) -> optuna.Study:
-    """Loads an existing study for reading (export, report, trials).
+    """Loads an existing study for reading (export, report, trials); creates nothing.
 
     Raises:
-        StudyError: no such study, with the names that exist.
+        StudyError: no such storage or study, with the names that exist.
     """
-    storage = open_storage(storage_url)
+    storage = open_existing_storage(storage_url)
     try:
         return optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:

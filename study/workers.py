@@ -22,21 +22,22 @@ from study.storage import open_storage, total_reached, trials_started
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def worker_settings(settings: RunSettings, workers: int) -> list[RunSettings]:
-    """Each worker's settings: its share of the cores and its own sampler seed.
+def worker_settings(settings: RunSettings) -> list[RunSettings]:
+    """Each worker's settings: its share of the cores.
 
     Every worker runs until the study reaches ``settings.max_trials`` (see
     ``RunSettings.until_total``), so a worker whose trials were pruned early takes on more,
     and none sits idle while another still has a fixed share to run.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers}")
-    threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)
-    return [replace(settings, threads=threads, worker_index=i) for i in range(workers)]
+    if settings.workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {settings.workers}")
+    threads = settings.threads or max(1, (os.cpu_count() or 1) // settings.workers)
+    return [replace(settings, threads=threads, workers=1) for _ in range(settings.workers)]
 
 
-def to_argv(settings: RunSettings) -> list[str]:
-    """The ``lenet-study run`` arguments that reproduce ``settings`` in another process."""
+def to_argv(settings: RunSettings, worker_index: int = 0) -> list[str]:
+    """The ``lenet-study run`` arguments that reproduce ``settings`` in worker process
+    ``worker_index`` (its slot among this supervisor's workers)."""
     options: dict[str, Any] = {
         "--study-name": settings.study_name,
         "--storage": settings.storage_url,
@@ -51,13 +52,12 @@ def to_argv(settings: RunSettings) -> list[str]:
         "--val-limit": settings.val_limit,
         "--data-dir": settings.data_dir,
         "--threads": settings.threads,
-        "--worker-index": settings.worker_index,
         "--heartbeat": settings.heartbeat_interval,
         "--space": settings.space_file,
         "--max-trials": settings.max_trials,
     }
     # A worker process runs its trials itself: it never supervises in turn.
-    argv = ["run", "--supervised"]
+    argv = ["run", "--supervised", "--workers", "1", "--worker-index", str(worker_index)]
     for flag, value in options.items():
         if value is not None:
             argv += [flag, str(value)]
@@ -89,8 +89,8 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def run_workers(settings: RunSettings, workers: int) -> int:
-    """Runs ``workers`` worker slots on the study and waits for them.
+def run_workers(settings: RunSettings) -> int:
+    """Runs ``settings.workers`` worker slots on the study and waits for them.
 
     Each slot runs trials until the study has started ``settings.n_trials`` more than it
     had (at most ``settings.max_trials``), in one process, or, with
@@ -113,10 +113,11 @@ def run_workers(settings: RunSettings, workers: int) -> int:
         if total <= started:
             print(total_reached(started, total))
             return 0
-        workers = min(workers, total - started)  # no idle process for a trial nobody runs
+        # No idle process for a trial nobody runs.
+        settings = replace(settings, workers=min(settings.workers, total - started))
     # Each slot's processes still to start; None once there are no more.
     pending: list[Iterator[RunSettings] | None] = [
-        chunks(worker) for worker in worker_settings(settings, workers)
+        chunks(worker) for worker in worker_settings(settings)
     ]
     running: list[subprocess.Popen[bytes] | None] = [None] * len(pending)
     codes: list[int] = []
@@ -152,7 +153,7 @@ def run_workers(settings: RunSettings, workers: int) -> int:
                     pending[slot] = None
                     continue
                 running[slot] = subprocess.Popen(
-                    [sys.executable, "-m", "study.cli", *to_argv(chunk)],
+                    [sys.executable, "-m", "study.cli", *to_argv(chunk, slot)],
                     start_new_session=True,
                     preexec_fn=_die_with_parent,
                 )

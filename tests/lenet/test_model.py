@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lenet import ModelConfig, build_model
+from lenet import ModelConfig, build_model, count_params
 from lenet.model import ACTIVATIONS
 
 
@@ -48,3 +48,15 @@ def test_invalid_config_raises_value_error_naming_the_field(bad):
 def test_from_params_ignores_training_parameters():
     config = ModelConfig.from_params({"c1_filters": 10, "learning_rate": 0.1})
     assert config.c1_filters == 10
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ModelConfig.classic(),
+        ModelConfig(c1_filters=32, c3_filters=32, c5_units=80, batch_norm=True, dropout_rate=0.2),
+        ModelConfig(c1_filters=4, c3_filters=64, c5_units=240, f6_units=168, pooling="max"),
+    ],
+)
+def test_closed_form_parameter_count_matches_keras(config):
+    assert count_params(config) == build_model(config).count_params()

@@ -100,7 +100,16 @@ def test_unparsable_storage_url_exits_2_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["trials", "export", "report", "dashboard"])
+def test_read_commands_on_a_missing_storage_create_nothing(tmp_path, capsys, command):
+    assert main([command, *_where(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"no storage at {tmp_path / 'db.sqlite'}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_trials_of_a_missing_study_exit_1(tmp_path, capsys):
+    optuna.create_study(study_name="other", storage=f"sqlite:///{tmp_path / 'db.sqlite'}")
     assert main(["trials", *_where(tmp_path), "--study-name", "nope"]) == 1
     assert "no study 'nope'" in capsys.readouterr().err
 

@@ -20,8 +20,9 @@ from PIL import Image
 
 from lenet import TrainingDiverged
 from study.cli import main
-from study.dashboard import host_warning, record_trial, trial_note
+from study.dashboard import host_warning
 from study.storage import open_storage
+from study.trial_notes import record_trial, trial_note
 
 STUDY = "watched"
 N_TRIALS = 2  # the fewest that show a best trial among others
@@ -253,5 +254,5 @@ def test_a_taken_port_exits_1_after_the_no_login_warning(watched, capsys):
 def test_a_missing_database_file_exits_1_without_creating_it(tmp_path, capsys):
     path = tmp_path / "typo.db"
     assert main(["dashboard", "--storage", f"sqlite:///{path}"]) == 1
-    assert "no such file" in capsys.readouterr().err
+    assert "no storage at" in capsys.readouterr().err
     assert not path.exists()

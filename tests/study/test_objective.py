@@ -5,8 +5,8 @@ import pytest
 from optuna.trial import TrialState
 
 from lenet import TrainConfig
+from study.artifacts import artifact_store
 from study.objective import Objective
-from study.runner import artifact_store
 
 GOOD = {
     "activation": "relu",
@@ -23,7 +23,7 @@ def _study(**kwargs) -> optuna.Study:
 
 
 def test_one_real_trial_returns_its_best_epoch_and_keeps_its_model(small_splits, tmp_path):
-    store = artifact_store(tmp_path)
+    store = artifact_store(tmp_path, create=True)
     study = _study()
     study.enqueue_trial(GOOD)
     study.optimize(
@@ -48,7 +48,7 @@ def test_median_pruner_prunes_a_hopeless_trial_and_leaves_no_model(small_splits,
     study.enqueue_trial(GOOD)
     study.enqueue_trial({**GOOD, "learning_rate": 1e-4, "batch_size": 256, "activation": "tanh"})
     objective = Objective(
-        small_splits, TrainConfig(epochs=3), artifact_store=artifact_store(tmp_path)
+        small_splits, TrainConfig(epochs=3), artifact_store=artifact_store(tmp_path, create=True)
     )
     study.optimize(objective, n_trials=2)
     pruned = study.trials[1]

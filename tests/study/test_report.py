@@ -16,12 +16,12 @@ from optuna.trial import TrialState
 from PIL import Image
 from scipy.stats import binomtest
 
-import study.retrain
+import study.report.retrain
 from study.cli import main
-from study.report import confused_pairs, mcnemar, study_facts, summarize
-from study.report_files import ReportOptions, retrain_settings
-from study.report_render import SECTIONS
-from study.retrain import RetrainRun, load_cached
+from study.report.render import SECTIONS
+from study.report.retrain import RetrainRun, load_cached
+from study.report.summary import confused_pairs, mcnemar, study_facts, summarize
+from study.report.write import ReportOptions, retrain_settings
 
 NAME = "lenet5-fashion-mnist"
 SHRINK = ["--seeds", "1", "--epochs", "1", "--train-limit", "2000", "--test-limit", "500"]
@@ -143,7 +143,7 @@ def _no_training(*args, **kwargs):
 
 
 def test_rerendering_reuses_the_cache_and_a_changed_setting_retrains(reported, monkeypatch):
-    monkeypatch.setattr(study.retrain, "train", _no_training)
+    monkeypatch.setattr(study.report.retrain, "train", _no_training)
     cache = reported / NAME / "retrain.json"
     before = cache.read_bytes()
     assert main(["report", *_where(reported), *SHRINK, "--no-pdf"]) == 0
@@ -222,7 +222,7 @@ def test_confused_pairs_are_the_largest_off_diagonal_cells():
 
 def test_without_a_browser_the_pdf_report_stops_with_one_line(reported, monkeypatch, capsys):
     monkeypatch.delenv("BROWSER_PATH", raising=False)
-    monkeypatch.setattr("study.report_files.CHROMIUM_NAMES", ("no-such-browser",))
+    monkeypatch.setattr("study.report.pdf.CHROMIUM_NAMES", ("no-such-browser",))
     assert main(["report", *_where(reported), *SHRINK]) == 1
     err = capsys.readouterr().err.strip()
     assert "Chromium" in err and "\n" not in err

@@ -33,10 +33,9 @@ def test_workers_share_the_cores_and_run_to_one_total():
     # 3 more trials on a study that has started 5: every worker runs until there are 8.
     settings = RunSettings(n_trials=3, threads=None).until_total(5)
     assert (settings.n_trials, settings.max_trials) == (None, 8)
-    workers = worker_settings(settings, 2)
+    workers = worker_settings(replace(settings, workers=2))
     assert [(w.n_trials, w.max_trials) for w in workers] == [(None, 8), (None, 8)]
-    assert [w.worker_index for w in workers] == [0, 1]
-    assert len({w.sampler_seed for w in workers}) == 2
+    assert [w.workers for w in workers] == [1, 1]  # a worker never starts workers itself
     assert all(w.threads == max(1, (os.cpu_count() or 1) // 2) for w in workers)
     # --max-trials caps the total; a run bounded only by time has none.
     assert RunSettings(n_trials=20, max_trials=10).until_total(5).max_trials == 10
@@ -47,10 +46,8 @@ def test_workers_share_the_cores_and_run_to_one_total():
 def test_worker_command_line_round_trips_the_settings():
     from study.cli import build_parser
 
-    settings = RunSettings.quick(
-        n_trials=3, max_trials=9, threads=1, worker_index=2, storage="sqlite:///x.db"
-    )
-    args = build_parser().parse_args(to_argv(settings))
+    settings = RunSettings.quick(n_trials=3, max_trials=9, threads=1, storage="sqlite:///x.db")
+    args = build_parser().parse_args(to_argv(settings, worker_index=2))
     assert (args.n_trials, args.max_trials, args.threads, args.worker_index) == (3, 9, 1, 2)
     assert args.supervised  # whatever --workers says, a worker does not start workers
     assert (args.train_limit, args.val_limit, args.epochs) == (5000, 1000, 2)
@@ -402,7 +399,7 @@ def test_a_worker_takes_on_more_trials_while_the_other_is_busy(tmp_path, monkeyp
     monkeypatch.setattr(_FakeWorker, "started", [])
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     settings = RunSettings(storage=url, n_trials=6, trials_per_process=2, results_dir=tmp_path)
-    assert study.workers.run_workers(settings, 2) == 0
+    assert study.workers.run_workers(replace(settings, workers=2)) == 0
     assert len(optuna.load_study(study_name=STUDY, storage=url).trials) == 6
     # Not 3 trials each: the fast worker ran all 6, in 3 processes of 2, while the slow one ran
     # its first; then neither started another.
@@ -416,9 +413,9 @@ def test_no_worker_is_started_for_a_trial_nobody_would_run(tmp_path, monkeypatch
     monkeypatch.setattr(_FakeWorker, "started", [])
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     settings = RunSettings(storage=url, n_trials=1, results_dir=tmp_path)
-    assert study.workers.run_workers(settings, 3) == 0
+    assert study.workers.run_workers(replace(settings, workers=3)) == 0
     assert _FakeWorker.started == [0]  # one trial to run: one worker, not three
     # The total reached, none at all.
-    assert study.workers.run_workers(replace(settings, max_trials=1), 3) == 0
+    assert study.workers.run_workers(replace(settings, max_trials=1, workers=3)) == 0
     assert _FakeWorker.started == [0]
     assert "nothing to run: the study has started 1 trial," in capsys.readouterr().out

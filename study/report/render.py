@@ -20,8 +20,8 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from lenet import CLASS_NAMES
-from study.report import Report
-from study.report_figures import SEARCH_PLOTS, confusion, f1_bars, learning_curves, search_plot
+from study.report.figures import SEARCH_PLOTS, confusion, f1_bars, learning_curves, search_plot
+from study.report.summary import Report
 
 FigureHTML = Callable[[go.Figure], str]
 

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lenet import CLASS_NAMES
-from study.report import Arm, Comparison
+from study.report.summary import Arm, Comparison
 
 WIDTH = 900  # pixels; the static (PDF) export uses the same size as the HTML
 COLORS = {"classic LeNet-5": "#636efa", "best trial": "#ef553b"}

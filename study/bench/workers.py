@@ -69,18 +69,19 @@ def _run_workers(
         pruner="none",
         epochs=1,
         threads=threads,
+        workers=workers,
         n_trials=None,
         max_trials=trials,
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "study.cli", *to_argv(worker)],
+            [sys.executable, "-m", "study.cli", *to_argv(worker, index)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        for worker in worker_settings(settings, workers)
+        for index, worker in enumerate(worker_settings(settings))
     ]
     for process in processes:
         _, err = process.communicate()

@@ -1,7 +1,7 @@
 """What the report says, computed: typed records a test can check against the storage.
 
 ``summarize`` gathers the study's counts, the retrained comparison with its paired test, the
-best model's mistakes and the provenance. ``study.report_render`` only lays them out, as
+best model's mistakes and the provenance. ``study.report.render`` only lays them out, as
 Optuna's visualization splits ``_get_..._info`` from drawing.
 """
 
@@ -19,8 +19,8 @@ from scipy.stats import binomtest
 
 from lenet import CLASS_NAMES, FashionMNIST, TrainConfig
 from study.provenance import provenance
+from study.report.retrain import RetrainResult, RetrainRun
 from study.results import trials_table
-from study.retrain import RetrainResult, RetrainRun
 
 TOP_TRIALS = 10
 CONFUSED_PAIRS = 6

@@ -1,0 +1,106 @@
+"""Writing ``report.html`` and ``report.pdf``: load, retrain or reuse, summarize, render, print."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from plotly.offline import get_plotlyjs
+
+from lenet import ModelConfig, TrainConfig, load_fashion_mnist
+from study.report.pdf import find_chromium, print_pdf, static_export
+from study.report.render import interactive_figure, page, static_figure
+from study.report.retrain import BASELINE_TRAIN, CACHE_FILE, RetrainSettings, retrain_or_load
+from study.report.summary import Report, best_trial_or_none, summarize
+from study.storage import load_study
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """One ``lenet-study report``."""
+
+    storage: str
+    study_name: str
+    out: Path  # folder for report.html, report.pdf and the retraining cache
+    command: str  # the command line, quoted, as shown in the report
+    seeds: int = 3  # retraining seeds per configuration: 0 .. seeds - 1
+    epochs: int | None = None  # retraining epochs; None: the study's epochs per trial
+    train_limit: int | None = None  # stratified subset of the 60,000 training images
+    test_limit: int | None = None  # stratified subset of the 10,000 test images
+    retrain: bool = False  # ignore the cache
+    data_dir: Path | None = None
+    pdf: bool = True
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    pdf: Path | None
+    report: Report
+
+
+def retrain_settings(
+    study: optuna.Study, options: ReportOptions, checksums: dict[str, str]
+) -> RetrainSettings | None:
+    """The baseline and the best trial's configuration, trained alike; None without a best."""
+    best = best_trial_or_none(study)
+    if best is None:
+        return None
+    manifest = study.user_attrs.get("manifest", {})
+    epochs = options.epochs or int(
+        manifest.get("protocol", {}).get("epochs", TrainConfig().epochs)
+    )
+    # The trial's params hold only what was searched; a space file's [fixed] values (say
+    # batch_norm = true) shaped the trial too, as they shape every trial of the study.
+    params = {**manifest.get("search_space", {}).get("fixed", {}), **best.params}
+    return RetrainSettings(
+        baseline_model=ModelConfig.classic(),
+        baseline_train=BASELINE_TRAIN,
+        best_model=ModelConfig.from_params(params),
+        best_train=TrainConfig.from_params(params),
+        seeds=tuple(range(options.seeds)),
+        epochs=epochs,
+        train_limit=options.train_limit,
+        test_limit=options.test_limit,
+        data=checksums,
+    )
+
+
+def write_report(
+    options: ReportOptions, progress: Callable[[str], None] | None = None
+) -> ReportFiles:
+    """Writes ``report.html`` (and ``report.pdf``) into ``options.out``.
+
+    ``progress`` gets a line per finished retraining run.
+
+    Raises:
+        study.storage.StudyError: no such study.
+        lenet.DataError: the data files are missing or corrupt.
+        ReportError: the PDF cannot be printed (no Chromium).
+    """
+    if options.seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {options.seeds}")
+    study = load_study(options.storage, options.study_name)
+    if options.pdf:
+        find_chromium()  # before any retraining: fail in a second, not after an hour
+    data = load_fashion_mnist(options.data_dir)
+    settings = retrain_settings(study, options, data.checksums)
+    retrained = None
+    if settings is not None:
+        cache = options.out / CACHE_FILE
+        retrained = retrain_or_load(
+            settings, data, cache, force=options.retrain, progress=progress
+        )
+    report = summarize(study, retrained, data, options.command)
+    options.out.mkdir(parents=True, exist_ok=True)
+    html_path = options.out / "report.html"
+    plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
+    html_path.write_text(page(report, study, interactive_figure, head=plotly_js), encoding="utf-8")
+    pdf_path = None
+    if options.pdf:
+        with static_export():
+            static_html = page(report, study, static_figure)
+        pdf_path = print_pdf(static_html, options.out / "report.pdf")
+    return ReportFiles(html_path, pdf_path, report)

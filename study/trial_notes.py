@@ -1,0 +1,121 @@
+"""The note and figures each finished trial leaves in its study, for optuna-dashboard.
+
+``record_trial`` is a study callback that every worker runs, so every finished trial
+(completed, pruned or failed) explains itself in the dashboard without opening the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+import plotly.graph_objects as go
+from optuna.trial import FrozenTrial, TrialState
+from optuna_dashboard import save_note, save_plotly_graph_object
+from plotly.subplots import make_subplots
+
+from study.results import format_value, live_trial
+
+CONFUSION_ID = "best-trial-val-confusion"  # overwritten whenever a new best trial completes
+# Plotly's default template adds ~8 kB of styling to every stored figure; the dashboard's
+# plotly.js draws the same figure without it.
+_LAYOUT: dict[str, Any] = {"template": "none", "margin": {"t": 60, "l": 60, "r": 20, "b": 50}}
+
+
+def curves_id(trial_number: int) -> str:
+    """The dashboard's graph object id of a trial's learning curves (a valid HTML id)."""
+    return f"trial-{trial_number}-learning-curves"
+
+
+def trial_note(trial: FrozenTrial) -> str:
+    """The Markdown note of a finished trial: how it ended, its result and configuration."""
+    attrs = trial.user_attrs
+    end = attrs.get("end") or trial.state.name.lower()
+    lines = [f"### Trial {trial.number}: {end}", ""]
+    accuracies = attrs.get("history", {}).get("val_accuracy", [])
+    facts = []
+    if accuracies:
+        best_epoch = attrs.get("best_epoch") or 1 + accuracies.index(max(accuracies))
+        facts.append(
+            f"best val_accuracy **{max(accuracies):.4f}** at epoch {best_epoch} "
+            f"of {len(accuracies)} run"
+        )
+    if attrs.get("n_params") is not None:
+        facts.append(f"{attrs['n_params']:,} parameters")
+    if attrs.get("seconds_per_epoch") is not None:
+        facts.append(f"{attrs['seconds_per_epoch']:.1f} s per epoch")
+    if facts:
+        lines += [", ".join(facts), ""]
+    lines += ["| parameter | value |", "| --- | --- |"]
+    lines += [f"| {name} | {format_value(value)} |" for name, value in trial.params.items()]
+    if "seed" in attrs:
+        lines.append(f"| seed (training) | {attrs['seed']} |")
+    if attrs.get("model_artifact_id"):
+        lines += [
+            "",
+            f"Best-epoch model: `trial-{trial.number}.keras`, in this trial's artifacts.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def curves_figure(trial: FrozenTrial) -> go.Figure:
+    """Loss and accuracy per epoch, training and validation, of one trial."""
+    history = trial.user_attrs.get("history", {})
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("accuracy", "loss"))
+    for column, metric in enumerate(("accuracy", "loss"), start=1):
+        for key, dash in ((metric, "dot"), (f"val_{metric}", "solid")):
+            values = history.get(key, [])
+            figure.add_trace(
+                go.Scatter(
+                    x=list(range(1, len(values) + 1)),
+                    y=values,
+                    name=key,
+                    mode="lines+markers",
+                    line={"dash": dash},
+                ),
+                row=1,
+                col=column,
+            )
+        figure.update_xaxes(title_text="epoch", dtick=1, row=1, col=column)
+    figure.update_layout(title=f"Trial {trial.number}: learning curves", **_LAYOUT)
+    return figure
+
+
+def confusion_figure(trial: FrozenTrial) -> go.Figure:
+    """The trial's validation confusion matrix as a heatmap (rows: true class)."""
+    # Imported here: lenet loads TensorFlow, which the dashboard command does not need.
+    from lenet.data import CLASS_NAMES
+
+    counts = trial.user_attrs["val_confusion"]  # counts[true][predicted]
+    figure = go.Figure(
+        go.Heatmap(
+            z=counts,
+            x=list(CLASS_NAMES),
+            y=list(CLASS_NAMES),
+            text=counts,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{z} images<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"Best trial ({trial.number}): validation confusion matrix",
+        xaxis_title="predicted class",
+        yaxis={"title": "true class", "autorange": "reversed"},
+        **_LAYOUT,
+    )
+    return figure
+
+
+def record_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Study callback: writes the trial's note, curves, and the best trial's confusion matrix.
+
+    Optuna calls it after every finished trial, failed ones included (the runner catches
+    diverged training), so no trial is left without an explanation.
+    """
+    save_note(live_trial(study, trial), trial_note(trial))
+    if trial.state != TrialState.COMPLETE:
+        return
+    save_plotly_graph_object(study, curves_figure(trial), graph_object_id=curves_id(trial.number))
+    if "val_confusion" in trial.user_attrs and study.best_trial.number == trial.number:
+        save_plotly_graph_object(study, confusion_figure(trial), graph_object_id=CONFUSION_ID)
