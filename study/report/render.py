@@ -110,13 +110,18 @@ def _short(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
 
 
+def _text(value: Any) -> str:
+    """A table cell: "-" for a value that is not there, never "None"."""
+    return "-" if value is None else str(value)
+
+
 def _pairs(rows: dict[str, Any]) -> str:
-    return _table(pd.DataFrame({"": list(rows), "value": [str(v) for v in rows.values()]}))
+    return _table(pd.DataFrame({"": list(rows), "value": [_text(v) for v in rows.values()]}))
 
 
 def _params(params: dict[str, Any]) -> str:
     return ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={_text(v)}" for k, v in params.items()
     )
 
 
@@ -145,7 +150,7 @@ def _study(report: Report) -> str:
         "sampler": f.sampler,
         "pruner": f.pruner,
         "seed": f.seed,
-        "protocol": ", ".join(f"{k} {v}" for k, v in f.protocol.items()),
+        "protocol": ", ".join(f"{k} {_text(v)}" for k, v in f.protocol.items()),
     }
     if f.best_number is not None:
         rows["best trial"] = f"#{f.best_number}, validation accuracy {f.best_value:.4f}"
