@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -102,6 +103,10 @@ def _section(key: str, content: str) -> str:
 
 def _table(frame: pd.DataFrame, float_format: str | Callable[[float], str] = "{:.4f}") -> str:
     formatter = float_format.format if isinstance(float_format, str) else float_format
+    # na_rep covers NaN in number columns; a column of objects (all None, say the values of
+    # trials that never completed) would print "None".
+    if not frame.empty:
+        frame = frame.apply(lambda c: c.map(_text) if c.dtype == object else c)
     return frame.to_html(index=False, border=0, na_rep="-", float_format=formatter, escape=True)
 
 
@@ -112,7 +117,8 @@ def _short(value: float) -> str:
 
 def _text(value: Any) -> str:
     """A table cell: "-" for a value that is not there, never "None"."""
-    return "-" if value is None else str(value)
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return "-" if missing else str(value)
 
 
 def _pairs(rows: dict[str, Any]) -> str:
