@@ -45,7 +45,7 @@ def study_folder_name(study_name: str) -> str:
     first 8 hex digits of its SHA-256, so that ``a/b`` and ``a_b`` get different folders.
     """
     safe = _FOLDER_KEEPS.sub("_", study_name)[:_FOLDER_MAX].lstrip(".")
-    if safe == study_name:
+    if safe and safe == study_name:
         return safe
     digest = hashlib.sha256(study_name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{safe or 'study'}-{digest}"
