@@ -52,6 +52,7 @@ def test_two_runs_starting_together_on_a_new_database_both_run_new_configuration
     ]
     results = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err for _, err in results]
+    assert not [err for _, err in results if "ExperimentalWarning" in err]
     configurations = _configurations(tmp_path)
     assert len(configurations) == 8
     assert len(set(configurations)) == 8
