@@ -168,7 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export", parents=[common], help="write the best trial's model and its record"
     )
-    export.add_argument("--out", type=Path, help="folder (default: RESULTS_DIR/STUDY_NAME)")
+    export.add_argument(
+        "--out",
+        type=Path,
+        help="folder (default: RESULTS_DIR/STUDY_NAME, made a safe folder name)",
+    )
 
     evaluate = commands.add_parser("evaluate", help="score a model on the 10,000 test images")
     evaluate.add_argument("--model", type=Path, required=True, help="a .keras file")
@@ -196,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--seeds", type=_positive_int, default=3, help="retraining seeds per model (default: 3)"
     )
-    report.add_argument("--out", type=Path, help="folder (default: RESULTS_DIR/STUDY_NAME)")
+    report.add_argument(
+        "--out",
+        type=Path,
+        help="folder (default: RESULTS_DIR/STUDY_NAME, made a safe folder name)",
+    )
     report.add_argument("--retrain", action="store_true", help="retrain even if cached")
     report.add_argument("--epochs", type=_positive_int, help="default: the study's epochs")
     report.add_argument(
