@@ -397,7 +397,10 @@ def _report(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from study.bench import BenchSizes, render, run_bench, write_json
+    from study.paths import check_writable_file
 
+    if args.json:
+        check_writable_file(args.json, "JSON file")  # before 11 minutes of measuring
     report = run_bench(BenchSizes.quick() if args.quick else BenchSizes(), args.data_dir)
     print(render(report))
     if args.json:

@@ -98,6 +98,7 @@ CASES = [
     (["report", "--storage", "sqlite:///other.db", *RES], 1, "belongs to another program"),
     (["dashboard", "--storage", "sqlite:///other.db", *RES], 1, "belongs to another program"),
     (["trials", "--storage", "sqlite:///notes.db"], 1, "cannot use storage"),
+    (["run", *TINY, "--storage", "sqlite:///res", *RES], 1, "cannot use storage"),  # a folder
     # A database whose driver is not installed; a URL that is not one.
     (["run", *TINY, "--storage", "mysql://u:p@localhost/db", *RES], 1, "'MySQLdb'"),
     (["trials", "--storage", "mysql://u:p@localhost/db"], 1, "'MySQLdb'"),
@@ -114,6 +115,7 @@ CASES = [
     ),
     (["run", *TINY, *NEW_DB, *RES, "--space", "spaces/not_toml.toml"], 2, "not valid TOML"),
     (["run", *TINY, *NEW_DB, *RES, "--space", "spaces/missing.toml"], 2, "cannot read search"),
+    (["run", *TINY, *NEW_DB, *RES, "--space", "spaces"], 2, "cannot read search"),
     # Study names no one could type back; names that are not folder names are mapped instead.
     (["run", *TINY, *NEW_DB, *RES, "--study-name", ""], 2, "study name is empty"),
     (["run", *TINY, *NEW_DB, *RES, "--study-name", "a\x01b"], 2, "control characters"),
@@ -128,6 +130,7 @@ CASES = [
     (["trials", *RES, "--csv", "afile/trials.csv"], 1, "cannot write the CSV file"),
     (["trials", *RES, "--csv", "res"], 1, "it is a folder"),
     (["evaluate", "--model", MODEL, "--json", "afile/e.json"], 1, "cannot write the JSON"),
+    (["bench", "--quick", "--json", "afile/bench.json"], 1, "cannot write the JSON"),
     # Model files: missing, not .keras, not a zip, no model inside, tampered, wrong outputs.
     (["evaluate", "--model", "models/missing.keras"], 1, "does not exist"),
     (["evaluate", "--model", "afile"], 1, "not a .keras model archive"),
