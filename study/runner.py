@@ -195,7 +195,11 @@ def run(settings: RunSettings, supervised: bool = False, out: TextIO | None = No
     check_storage(settings.storage_url)
     check_writable_folder(settings.results_dir, "results folder")
     if settings.workers > 1 or settings.recycles:
+        from lenet.data import find_data_dir
         from study.storage import load_study
+
+        # Missing data files: one error here, before the workers' database is created.
+        find_data_dir(settings.data_dir)
         from study.workers import run_workers
 
         code = run_workers(settings)

@@ -144,6 +144,7 @@ CASES = [
     (["predict", "--model", MODEL, "missing.png"], 1, "not a readable image"),
     # Missing data.
     (["run", *TINY, *NEW_DB, *RES, "--data-dir", "nodata"], 1, "is missing"),
+    (["run", *TINY, *NEW_DB, *RES, "--data-dir", "nodata", "--workers", "2"], 1, "is missing"),
     (["evaluate", "--model", MODEL, "--data-dir", "nodata"], 1, "is missing"),
     # A resumed study must match: epochs, space, data sizes; a study that does not exist.
     (["run", *TINY, *RES, "--epochs", "2"], 1, "different protocol"),
