@@ -110,7 +110,6 @@ def run_study(
     check_writable_folder(settings.results_dir, "results folder")
     splits, checksums = load_splits(settings)
     storage = open_storage(settings.storage_url, settings.heartbeat_interval)
-    store = artifact_store(settings.results_dir, create=True)
     manifest = {
         "search_space": space.to_json(),
         "protocol": settings.protocol(),
@@ -123,6 +122,7 @@ def run_study(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     study = create_or_load_study(storage, settings.study_name, sampler, pruner, manifest)
+    store = artifact_store(settings.results_dir, create=True)  # once the study is accepted
     for point in space.enqueue:  # once per study: a point already tried or waiting is skipped
         study.enqueue_trial(dict(point), skip_if_exists=True)
     objective = Objective(
@@ -197,10 +197,10 @@ def run(settings: RunSettings, supervised: bool = False, out: TextIO | None = No
     if settings.workers > 1 or settings.recycles:
         from lenet.data import find_data_dir
         from study.storage import load_study
+        from study.workers import run_workers
 
         # Missing data files: one error here, before the workers' database is created.
         find_data_dir(settings.data_dir)
-        from study.workers import run_workers
 
         code = run_workers(settings)
         print(summarize_best(load_study(settings.storage_url, settings.study_name)), file=out)

@@ -150,6 +150,20 @@ CASES = [
     (["run", *TINY, *RES, "--epochs", "2"], 1, "different protocol"),
     (["run", *TINY, *RES, "--space", "spaces/other.toml"], 1, "different search space"),
     (["run", *TINY, *RES, "--train-limit", "900"], 1, "different protocol"),
+    (
+        [
+            "run",
+            *TINY,
+            "--storage",
+            "sqlite:///res/lenet-study.db",
+            "--results-dir",
+            "new",
+            "--epochs",
+            "2",
+        ],
+        1,
+        "different protocol",
+    ),
     (["trials", *RES, "--study-name", "nope"], 1, "no study 'nope'"),
     # Flags argparse refuses: one line too, not the usage text.
     (["run", "--max-trials", "0"], 2, "--max-trials: expected a positive integer"),
