@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # the same names, eagerly, so that mypy checks their users
     from lenet.errors import DataError, ModelFileError
     from lenet.evaluate import Evaluation, evaluate_model, summarize_predictions
     from lenet.model import ModelConfig, build_model, count_params
-    from lenet.saving import load_model, prepare_image
+    from lenet.saving import is_blank, load_model, prepare_image
     from lenet.session import clear_session
     from lenet.training import (
         EpochRecorder,
@@ -39,6 +39,7 @@ _HOMES = {
     "ModelConfig": "lenet.model",
     "build_model": "lenet.model",
     "count_params": "lenet.model",
+    "is_blank": "lenet.saving",
     "load_model": "lenet.saving",
     "prepare_image": "lenet.saving",
     "clear_session": "lenet.session",
@@ -67,6 +68,7 @@ __all__ = [
     "clear_session",
     "count_params",
     "evaluate_model",
+    "is_blank",
     "load_fashion_mnist",
     "load_model",
     "make_dataset",

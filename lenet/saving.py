@@ -7,12 +7,13 @@ import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 
 from lenet.errors import ModelFileError
-from lenet.model import INPUT_SHAPE
+from lenet.model import INPUT_SHAPE, NUM_CLASSES
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
@@ -69,7 +70,49 @@ def load_model(path: str | os.PathLike[str], expected_sha256: str | None = None)
             f"{path} expects input {tuple(model.input_shape[1:])}, "
             "not 28x28x1 Fashion-MNIST images"
         )
+    if tuple(model.output_shape[1:]) != (NUM_CLASSES,):
+        raise ModelFileError(
+            f"{path} outputs shape {tuple(model.output_shape[1:])}, "
+            f"not the {NUM_CLASSES} Fashion-MNIST class scores"
+        )
     return model
+
+
+# A pixel this much brighter (0..255) than the background is part of the garment.
+GARMENT_LEVEL = 10
+
+
+def _grayscale(image: Any) -> np.ndarray:
+    """Any PIL image as float32 gray levels in [0, 255].
+
+    8-bit modes convert as PIL does. Transparent images (RGBA, LA, a palette with
+    transparency) are laid on white, as product photos are. Wider modes are scaled, not
+    clipped: ``I;16`` by its 16-bit range; ``I`` by the narrowest of the 8-, 16- and 32-bit
+    ranges that holds its values (PNG's 16-bit grays open as ``I`` in some Pillow versions);
+    ``F`` as [0, 1] if it fits there, as [0, 255] if it fits there, else by its own min..max.
+    """
+    from PIL import Image
+
+    if image.mode.startswith("I;16"):
+        return np.asarray(image, dtype=np.float32) * (255.0 / 65535.0)
+    if image.mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        if image.mode == "F" and low >= 0 and high <= 1:
+            full_scale = 1.0
+        elif low >= 0 and high <= 255:
+            full_scale = 255.0
+        elif image.mode == "I" and low >= 0 and high <= 65535:
+            full_scale = 65535.0
+        elif image.mode == "I" and low >= 0:
+            full_scale = 2.0**31 - 1
+        else:  # negative or unbounded values: only their own range means anything
+            values, full_scale = values - low, max(high - low, 1e-12)
+        return (values * (255.0 / full_scale)).astype(np.float32)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, image.convert("RGBA"))
+    return np.asarray(image.convert("L"), dtype=np.float32)
 
 
 def prepare_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -77,7 +120,8 @@ def prepare_image(path: str | os.PathLike[str]) -> np.ndarray:
 
     Follows the data set's own conversion (Xiao et al. 2017): grayscale, light garment on a
     dark background (a light background is inverted), trimmed to the garment, longest edge
-    resized to 28 pixels, centred on a 28x28 canvas.
+    resized to 28 pixels, centred on a 28x28 canvas. Every PIL mode is read at its own bit
+    depth (see ``_grayscale``). ``is_blank`` tells whether anything was found.
 
     Raises:
         ValueError: the file is not a readable image.
@@ -86,15 +130,16 @@ def prepare_image(path: str | os.PathLike[str]) -> np.ndarray:
 
     try:
         with Image.open(path) as image:
-            gray = np.asarray(image.convert("L"), dtype=np.float32)
-    except (OSError, UnidentifiedImageError):
+            gray = _grayscale(image)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        # PIL raises these for a truncated or malformed file, whatever its name says.
         raise ValueError(f"{path} is not a readable image (PNG, JPEG, ...)") from None
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if border.mean() > 127:  # product photos sit on white; Fashion-MNIST garments are light
         gray = 255.0 - gray
     background = np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
     gray = np.clip(gray - background, 0, 255)  # a grey backdrop becomes black, as in the data
-    rows, cols = np.nonzero(gray > 10)
+    rows, cols = np.nonzero(gray > GARMENT_LEVEL)
     if len(rows):
         gray = gray[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     height, width = gray.shape
@@ -108,3 +153,10 @@ def prepare_image(path: str | os.PathLike[str]) -> np.ndarray:
     top, left = (29 - size[1]) // 2, (29 - size[0]) // 2  # an odd margin's extra row goes on top
     canvas[top : top + size[1], left : left + size[0]] = resized
     return (canvas / 255.0)[..., None]
+
+
+def is_blank(prepared: np.ndarray) -> bool:
+    """Whether a ``prepare_image`` result shows nothing: no pixel stands out from the
+    background (a blank or one-colour image, or one of a pixel or two). A model still
+    returns confident-looking scores for it, which mean nothing."""
+    return bool(prepared.max() * 255.0 <= GARMENT_LEVEL)

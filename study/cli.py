@@ -11,9 +11,17 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 # TensorFlow's C++ start-up chatter hides our progress lines; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error as one line: the full usage text buries the one thing wrong."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _positive_int(text: str) -> int:
@@ -43,10 +51,10 @@ def _port(text: str) -> int:
     return value
 
 
-def _study_options() -> argparse.ArgumentParser:
+def _study_options() -> _Parser:
     from study.settings import DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--study-name", default=DEFAULT_STUDY_NAME, help="the study's name (default: %(default)s)"
     )
@@ -68,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     from study.settings import PRESETS, RunSettings
 
     default = RunSettings()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lenet-study",
         description="Hyperparameter optimization of LeNet-5 on Fashion-MNIST with Optuna.",
     )
@@ -160,7 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export", parents=[common], help="write the best trial's model and its record"
     )
-    export.add_argument("--out", type=Path, help="folder (default: RESULTS_DIR/STUDY_NAME)")
+    export.add_argument(
+        "--out",
+        type=Path,
+        help="folder (default: RESULTS_DIR/STUDY_NAME, made a safe folder name)",
+    )
 
     evaluate = commands.add_parser("evaluate", help="score a model on the 10,000 test images")
     evaluate.add_argument("--model", type=Path, required=True, help="a .keras file")
@@ -188,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--seeds", type=_positive_int, default=3, help="retraining seeds per model (default: 3)"
     )
-    report.add_argument("--out", type=Path, help="folder (default: RESULTS_DIR/STUDY_NAME)")
+    report.add_argument(
+        "--out",
+        type=Path,
+        help="folder (default: RESULTS_DIR/STUDY_NAME, made a safe folder name)",
+    )
     report.add_argument("--retrain", action="store_true", help="retrain even if cached")
     report.add_argument("--epochs", type=_positive_int, help="default: the study's epochs")
     report.add_argument(
@@ -262,13 +278,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _trials(args: argparse.Namespace) -> int:
+    from study.paths import check_writable_file
     from study.results import trials_table
     from study.storage import load_study
 
+    if args.csv:
+        check_writable_file(args.csv, "CSV file")
     study = load_study(_storage_url(args), args.study_name)
     table = trials_table(study)
     print(table.to_string(index=False) if len(table) else "no trials yet")
     if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
     return 0
@@ -277,10 +297,11 @@ def _trials(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from study.artifacts import artifact_store
     from study.export import export_best
+    from study.paths import study_folder
     from study.storage import load_study
 
     study = load_study(_storage_url(args), args.study_name)
-    out = args.out or args.results_dir / args.study_name
+    out = args.out or study_folder(args.results_dir, args.study_name)
     record = export_best(study, artifact_store(args.results_dir), out)
     print(
         f"exported trial {record['trial_number']} (val_accuracy {record['val_accuracy']:.4f}, "
@@ -293,13 +314,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     import json
 
     from lenet import evaluate_model, load_fashion_mnist, load_model
+    from study.paths import check_writable_file
 
+    if args.json:
+        check_writable_file(args.json, "JSON file")  # before the evaluation, not after
     model = load_model(args.model)
     data = load_fashion_mnist(args.data_dir)
     evaluation = evaluate_model(model, data.x_test, data.y_test)
     print(f"{args.model} on the Fashion-MNIST test set")
     print(evaluation.table())
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(evaluation.to_dict(), indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
@@ -308,14 +333,28 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from lenet import CLASS_NAMES, load_model, prepare_image
+    from lenet import CLASS_NAMES, is_blank, load_model, prepare_image
 
     model = load_model(args.model)
-    images = np.stack([prepare_image(path) for path in args.images])
-    for path, probabilities in zip(args.images, model.predict(images, verbose=0), strict=True):
+    # One line per file, a result or the reason there is none; one bad file stops no other.
+    failed = False
+    for path in args.images:
+        try:
+            image = prepare_image(path)
+        except ValueError as exc:
+            print(f"lenet-study: error: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        if is_blank(image):
+            print(
+                f"lenet-study: warning: {path} shows no garment (no contrast); not classified",
+                file=sys.stderr,
+            )
+            continue
+        probabilities = model.predict(image[None], verbose=0)[0]
         ranked = np.argsort(probabilities)[::-1][: args.top]
         print(f"{path}: " + ", ".join(f"{CLASS_NAMES[c]} {probabilities[c]:.3f}" for c in ranked))
-    return 0
+    return 1 if failed else 0
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -329,13 +368,14 @@ def _dashboard(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     import shlex
 
+    from study.paths import study_folder
     from study.report import ReportOptions, write_report
 
     files = write_report(
         ReportOptions(
             storage=_storage_url(args),
             study_name=args.study_name,
-            out=args.out or args.results_dir / args.study_name,
+            out=args.out or study_folder(args.results_dir, args.study_name),
             command=shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),  # as typed
             seeds=args.seeds,
             epochs=args.epochs,
@@ -357,7 +397,10 @@ def _report(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from study.bench import BenchSizes, render, run_bench, write_json
+    from study.paths import check_writable_file
 
+    if args.json:
+        check_writable_file(args.json, "JSON file")  # before 11 minutes of measuring
     report = run_bench(BenchSizes.quick() if args.quick else BenchSizes(), args.data_dir)
     print(render(report))
     if args.json:

@@ -21,6 +21,7 @@ from lenet.saving import ModelFileError, load_model, sha256_of
 from lenet.session import clear_session
 from study.artifacts import artifact_store
 from study.errors import StudyError
+from study.paths import check_writable_folder
 from study.provenance import versions
 from study.results import best_trial_or_none
 from study.storage import load_study
@@ -88,9 +89,11 @@ def export_best(
         The record written to ``best_model.json``.
 
     Raises:
-        StudyError: no completed trial, or its model file is missing.
+        StudyError: no completed trial, its model file is missing, or ``out_dir`` cannot be
+            written.
     """
     trial = best_completed_trial(study)
+    check_writable_folder(out_dir, "export folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp_model = _write_temporary(out_dir, MODEL_NAME, lambda p: fetch_trial_model(trial, store, p))
     try:

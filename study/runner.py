@@ -16,12 +16,14 @@ from optuna.trial import FrozenTrial, TrialState
 
 from lenet import Splits, load_fashion_mnist, train_val_split
 from study.artifacts import artifact_store
+from study.paths import check_writable_folder
 from study.provenance import versions
 from study.results import summarize_best
 from study.samplers import SEED_RULE, make_pruner, make_sampler
 from study.settings import RunSettings
 from study.storage import (
     STARTED,
+    check_storage,
     create_or_load_study,
     open_storage,
     total_reached,
@@ -102,9 +104,12 @@ def run_study(
     space = settings.search_space()  # first: a bad space file fails before anything starts
     sampler = make_sampler(settings.sampler, settings.seed)
     pruner = make_pruner(settings.pruner, settings.epochs)
-    # Before the data: a bad URL fails fast.
-    storage = open_storage(settings.storage_url, settings.heartbeat_interval)
+    # Before the data, so that a bad URL fails fast; and nothing is written until the data
+    # have loaded, so that a refused run leaves no new database or folder behind.
+    check_storage(settings.storage_url)
+    check_writable_folder(settings.results_dir, "results folder")
     splits, checksums = load_splits(settings)
+    storage = open_storage(settings.storage_url, settings.heartbeat_interval)
     manifest = {
         "search_space": space.to_json(),
         "protocol": settings.protocol(),
@@ -117,13 +122,14 @@ def run_study(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     study = create_or_load_study(storage, settings.study_name, sampler, pruner, manifest)
+    store = artifact_store(settings.results_dir, create=True)  # once the study is accepted
     for point in space.enqueue:  # once per study: a point already tried or waiting is skipped
         study.enqueue_trial(dict(point), skip_if_exists=True)
     objective = Objective(
         splits=splits,
         base_train=TrainConfig(epochs=settings.epochs, seed=settings.seed),
         space=space,
-        artifact_store=artifact_store(settings.results_dir, create=True),
+        artifact_store=store,
     )
     print(
         f"study {settings.study_name!r} in {settings.storage_url}: "
@@ -186,9 +192,15 @@ def run(settings: RunSettings, supervised: bool = False, out: TextIO | None = No
         run_study(settings, out)
         return 0
     settings.search_space()  # a bad space file: one error here, not one per worker
+    check_storage(settings.storage_url)
+    check_writable_folder(settings.results_dir, "results folder")
     if settings.workers > 1 or settings.recycles:
+        from lenet.data import find_data_dir
         from study.storage import load_study
         from study.workers import run_workers
+
+        # Missing data files: one error here, before the workers' database is created.
+        find_data_dir(settings.data_dir)
 
         code = run_workers(settings)
         print(summarize_best(load_study(settings.storage_url, settings.study_name)), file=out)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from study.errors import UsageError
+from study.paths import check_study_name
 from study.space import SPACES_DIR, SearchSpace, default_space, load_space
 
 PRESETS = ("default", "quick", "accurate")
@@ -47,6 +48,9 @@ class RunSettings:
     heartbeat_interval: int = 10  # seconds; a dead worker's trial fails after 3 missed beats
     trials_per_process: int | None = DEFAULT_TRIALS_PER_PROCESS  # None: all in one process
     space_file: Path | None = None  # search-space TOML; None: study/spaces/default.toml
+
+    def __post_init__(self) -> None:
+        check_study_name(self.study_name)  # `run` refuses a name no one could type back
 
     @property
     def storage_url(self) -> str:

@@ -15,6 +15,7 @@ from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCal
 from optuna.trial import TrialState
 
 from study.errors import StudyError, UsageError
+from study.paths import check_writable_folder
 
 DIRECTION: Literal["maximize"] = "maximize"
 METRIC = "val_accuracy"  # what every trial reports and the study maximizes
@@ -24,6 +25,13 @@ SQLITE_TIMEOUT_SECONDS = 60  # wait this long for another process' write lock
 _CREATE_ATTEMPTS = 5
 # Tables every Optuna RDB storage has; a database with tables but not these is not Optuna's.
 _OPTUNA_TABLES = {"studies", "trials", "version_info"}
+# Every table of Optuna's schema: a database holding only some of them is one whose schema
+# another process is creating right now (two runs starting on one new database), not foreign.
+_OPTUNA_SCHEMA = _OPTUNA_TABLES | {
+    "alembic_version", "study_directions", "study_user_attributes", "study_system_attributes",
+    "trial_params", "trial_values", "trial_intermediate_values", "trial_user_attributes",
+    "trial_system_attributes", "trial_heartbeats",
+}  # fmt: skip
 
 
 # The trials a study's total counts: every one a worker has started. A waiting trial (enqueued,
@@ -101,7 +109,7 @@ def _check_schema(parsed: sqlalchemy.engine.URL, must_exist: bool) -> None:
         raise _driver_error(parsed, exc) from None
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise StudyError(f"cannot use storage {where}: {_first_line(exc)}") from None
-    if tables and not tables >= _OPTUNA_TABLES:
+    if tables and not tables >= _OPTUNA_TABLES and not tables <= _OPTUNA_SCHEMA:
         shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
         raise StudyError(
             f"storage {where} holds other tables ({shown}) and no Optuna studies; "
@@ -109,6 +117,21 @@ def _check_schema(parsed: sqlalchemy.engine.URL, must_exist: bool) -> None:
         )
     if must_exist and not tables:
         raise StudyError(f"storage {where} holds no studies; run `lenet-study run` first")
+
+
+def check_storage(url: str) -> None:
+    """Everything ``open_storage`` checks before it writes, writing nothing: the URL, the
+    driver, a database of another program, and the folder a new SQLite file would go in.
+
+    Raises:
+        UsageError: the URL cannot be parsed.
+        StudyError: the storage cannot be used; the message says why.
+    """
+    parsed = parse_storage_url(url)
+    _check_schema(parsed, must_exist=False)
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        check_writable_folder(path.parent, "storage folder")
 
 
 def open_storage(
@@ -127,7 +150,10 @@ def open_storage(
             driver that is not installed, or belongs to another program.
     """
     parsed = parse_storage_url(url)
-    _check_schema(parsed, must_exist)
+    if must_exist:
+        _check_schema(parsed, must_exist)
+    else:
+        check_storage(url)
     path = sqlite_path(url)
     if path is not None and not must_exist:
         try:
@@ -139,14 +165,17 @@ def open_storage(
             ) from None
     heartbeat_kwargs: dict[str, Any] = {}
     if heartbeat_interval is not None:
+        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = RetryHeartbeatStaleTrialCallback(MAX_RETRY)
         heartbeat_kwargs = {
             "heartbeat_interval": heartbeat_interval,
             "grace_period": MISSED_HEARTBEATS * heartbeat_interval,
-            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(MAX_RETRY),
+            "heartbeat_stale_trial_callback": retry,
         }
     for attempt in range(_CREATE_ATTEMPTS):
         try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return RDBStorage(url, engine_kwargs=_engine_kwargs(parsed), **heartbeat_kwargs)
         except ImportError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -102,6 +103,10 @@ def _section(key: str, content: str) -> str:
 
 def _table(frame: pd.DataFrame, float_format: str | Callable[[float], str] = "{:.4f}") -> str:
     formatter = float_format.format if isinstance(float_format, str) else float_format
+    # na_rep covers NaN in number columns; a column of objects (all None, say the values of
+    # trials that never completed) would print "None".
+    if not frame.empty:
+        frame = frame.apply(lambda c: c.map(_text) if c.dtype == object else c)
     return frame.to_html(index=False, border=0, na_rep="-", float_format=formatter, escape=True)
 
 
@@ -110,13 +115,19 @@ def _short(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
 
 
+def _text(value: Any) -> str:
+    """A table cell: "-" for a value that is not there, never "None"."""
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return "-" if missing else str(value)
+
+
 def _pairs(rows: dict[str, Any]) -> str:
-    return _table(pd.DataFrame({"": list(rows), "value": [str(v) for v in rows.values()]}))
+    return _table(pd.DataFrame({"": list(rows), "value": [_text(v) for v in rows.values()]}))
 
 
 def _params(params: dict[str, Any]) -> str:
     return ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={_text(v)}" for k, v in params.items()
     )
 
 
@@ -145,7 +156,7 @@ def _study(report: Report) -> str:
         "sampler": f.sampler,
         "pruner": f.pruner,
         "seed": f.seed,
-        "protocol": ", ".join(f"{k} {v}" for k, v in f.protocol.items()),
+        "protocol": ", ".join(f"{k} {_text(v)}" for k, v in f.protocol.items()),
     }
     if f.best_number is not None:
         rows["best trial"] = f"#{f.best_number}, validation accuracy {f.best_value:.4f}"

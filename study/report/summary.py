@@ -139,7 +139,13 @@ def study_facts(study: optuna.Study) -> StudyFacts:
     finished = [t for t in trials if t.state.is_finished()]
     epochs = int(protocol.get("epochs") or 0)
     epochs_run = sum(_epochs_run(t) for t in finished)
-    saved = sum(max(epochs - _epochs_run(t), 0) for t in by_state[TrialState.PRUNED])
+    # A trial pruned before training (over the parameter budget) would not have trained
+    # without a pruner either: it saved no epochs.
+    saved = sum(
+        max(epochs - _epochs_run(t), 0)
+        for t in by_state[TrialState.PRUNED]
+        if not _pruned_before_training(t)
+    )
     best = best_trial_or_none(study)
     return StudyFacts(
         name=study.study_name,
@@ -160,6 +166,10 @@ def study_facts(study: optuna.Study) -> StudyFacts:
         best_value=best.value if best else None,
         best_params=dict(best.params) if best else {},
     )
+
+
+def _pruned_before_training(trial: FrozenTrial) -> bool:
+    return str(trial.user_attrs.get("end", "")).startswith("pruned before training")
 
 
 def _epochs_run(trial: FrozenTrial) -> int:

@@ -10,6 +10,7 @@ import optuna
 from plotly.offline import get_plotlyjs
 
 from lenet import ModelConfig, TrainConfig, load_fashion_mnist
+from study.paths import check_writable_folder
 from study.report.pdf import find_chromium, print_pdf, static_export
 from study.report.render import interactive_figure, page, static_figure
 from study.report.retrain import BASELINE_TRAIN, CACHE_FILE, RetrainSettings, retrain_or_load
@@ -83,6 +84,7 @@ def write_report(
     if options.seeds < 1:
         raise ValueError(f"seeds must be a positive integer, got {options.seeds}")
     study = load_study(options.storage, options.study_name)
+    check_writable_folder(options.out, "report folder")  # before an hour of retraining
     if options.pdf:
         find_chromium()  # before any retraining: fail in a second, not after an hour
     data = load_fashion_mnist(options.data_dir)

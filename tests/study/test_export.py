@@ -187,3 +187,37 @@ def test_predict_inverts_a_photo_on_a_white_background(fashion, tmp_path):
     assert prepared.shape == (28, 28)
     assert np.abs(prepared - garment).mean() < 0.05
     assert os.path.getsize(path) > 0
+
+
+def test_predict_answers_each_file_and_goes_on_past_a_bad_one(fashion, tmp_path, capsys):
+    from lenet import ModelConfig, build_model
+
+    model_path = tmp_path / "model.keras"
+    build_model(ModelConfig()).save(model_path)
+    broken = tmp_path / "broken.png"
+    broken.write_text("not a picture\n")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (28, 28), 0).save(blank)
+    garment = tmp_path / "garment.png"
+    Image.fromarray((fashion.x_test[0, :, :, 0] * 255).astype(np.uint8)).save(garment)
+    argv = ["predict", "--model", str(model_path), str(broken), str(blank), str(garment)]
+    assert main(argv) == 1  # one file failed
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    assert len(out) == 1 and out[0].startswith(f"{garment}: ")
+    err = captured.err.splitlines()
+    assert len(err) == 2
+    assert err[0] == f"lenet-study: error: {broken} is not a readable image (PNG, JPEG, ...)"
+    assert err[1].startswith(f"lenet-study: warning: {blank} shows no garment")
+
+
+def test_predict_with_only_readable_images_exits_0_even_if_one_is_blank(tmp_path, capsys):
+    from lenet import ModelConfig, build_model
+
+    model_path = tmp_path / "model.keras"
+    build_model(ModelConfig()).save(model_path)
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (1, 1), (200, 0, 0)).save(blank)
+    assert main(["predict", "--model", str(model_path), str(blank)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1

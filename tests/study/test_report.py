@@ -182,6 +182,7 @@ def test_a_study_without_completed_trials_still_gets_a_report(reported, tmp_path
 
 
 def test_report_of_a_missing_study_exits_1_with_one_line(tmp_path, capsys):
+    optuna.create_study(study_name="other", storage=f"sqlite:///{tmp_path / 'db.sqlite'}")
     assert main(["report", *_where(tmp_path), "--study-name", "nope"]) == 1
     err = capsys.readouterr().err.strip()
     assert "no study 'nope'" in err and "\n" not in err
@@ -254,3 +255,48 @@ def test_retraining_uses_the_space_files_fixed_values_under_the_best_params(tmp_
     assert settings.best_train.optimizer == "sgd"
     assert settings.best_train.learning_rate == 0.02
     assert settings.epochs == 3
+
+
+def _pruned_study(storage: str) -> optuna.Study:
+    """Epochs 3, no seed recorded, no training-set limit: one trial pruned before training
+    (over the parameter budget), one pruned after its first epoch."""
+    study = optuna.create_study(study_name="pruned", storage=storage, direction="maximize")
+    protocol = {"epochs": 3, "val_size": 10_000, "train_limit": None, "val_limit": None}
+    study.set_user_attr("manifest", {"protocol": protocol})
+    distributions = {"c1_filters": optuna.distributions.IntDistribution(4, 8)}
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.PRUNED,
+            params={"c1_filters": 8},
+            distributions=distributions,
+            user_attrs={"end": "pruned before training: 120000 parameters > 100000"},
+        )
+    )
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.PRUNED,
+            params={"c1_filters": 4},
+            distributions=distributions,
+            intermediate_values={1: 0.5},
+            user_attrs={"epochs_run": 1, "end": "pruned at epoch 1"},
+        )
+    )
+    return study
+
+
+def test_trials_pruned_before_training_saved_no_epochs(storage_url):
+    facts = study_facts(_pruned_study(storage_url))
+    assert facts.epochs_run == 1
+    assert facts.epochs_without_pruning - facts.epochs_run == 2  # the second trial's 2 epochs
+
+
+def test_the_report_shows_a_dash_for_what_is_missing_never_none(tmp_path):
+    _pruned_study(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    argv = ["report", *_where(tmp_path), "--study-name", "pruned", "--no-pdf"]
+    assert main(argv) == 0
+    text = (tmp_path / "pruned" / "report.html").read_text(encoding="utf-8")
+    cells = re.findall(r"<t[dh]>(.*?)</t[dh]>", text, re.S)
+    assert cells and not [c for c in cells if "None" in c]
+    assert re.search(r"<td>epochs saved by pruning</td>\s*<td>2 \(67%\)</td>", text)
+    assert re.search(r"<td>seed</td>\s*<td>-</td>", text)
+    assert "train_limit -" in text

@@ -1,0 +1,99 @@
+"""Where a study's files go: a safe folder for any study name, and outputs checked before work.
+
+A study name is free text in Optuna's storage, but ``export`` and ``report`` write to
+``RESULTS_DIR/<name>``: a name like ``../x`` or ``a/b`` must never reach outside the results
+folder. Light to import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from study.errors import StudyError, UsageError
+
+MAX_STUDY_NAME = 200  # characters; a longer name is refused by `run`
+_FOLDER_KEEPS = re.compile(r"[^A-Za-z0-9._-]")
+_FOLDER_MAX = 100  # characters of the name kept in its folder name; well below 255 bytes
+
+
+def check_study_name(name: str) -> str:
+    """Refuses a study name no one could type or read back: empty, too long, or with control
+    characters. Any other name is allowed; ``study_folder`` makes it a safe folder name.
+
+    Raises:
+        UsageError: the message says what to give instead.
+    """
+    if not name.strip():
+        raise UsageError("the study name is empty; give --study-name NAME")
+    if len(name) > MAX_STUDY_NAME:
+        raise UsageError(
+            f"the study name has {len(name)} characters; give one of at most {MAX_STUDY_NAME}"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UsageError(f"the study name {name!r} holds control characters; give a plain one")
+    return name
+
+
+def study_folder_name(study_name: str) -> str:
+    """A single, safe path component for a study name.
+
+    Letters, digits, ``.``, ``_`` and ``-`` are kept; any other character becomes ``_`` and a
+    leading ``.`` is dropped (no ``..``, no hidden folder). A name that had to change gets the
+    first 8 hex digits of its SHA-256, so that ``a/b`` and ``a_b`` get different folders.
+    """
+    safe = _FOLDER_KEEPS.sub("_", study_name)[:_FOLDER_MAX].lstrip(".")
+    if safe and safe == study_name:
+        return safe
+    digest = hashlib.sha256(study_name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{safe or 'study'}-{digest}"
+
+
+def study_folder(results_dir: Path, study_name: str) -> Path:
+    """``results_dir / study_folder_name(study_name)``: always a child of ``results_dir``."""
+    return results_dir / study_folder_name(study_name)
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why ``folder`` cannot be made or written to, or None if it can; creates nothing."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
+def check_writable_folder(folder: Path, what: str = "folder") -> None:
+    """Refuses, before any work, a folder that cannot be created or written to.
+
+    The folder need not exist: its nearest existing ancestor must be a writable folder.
+    Nothing is created.
+
+    Raises:
+        StudyError: a file is in the way, or the folder is not writable.
+    """
+    problem = _unwritable(folder)
+    if problem:
+        raise StudyError(f"cannot write the {what} {folder}: {problem}")
+
+
+def check_writable_file(path: Path, what: str = "file") -> None:
+    """Refuses, before any work, a file path that cannot be written: a folder, a read-only
+    file, or a folder that cannot be made or written to. Nothing is created.
+
+    Raises:
+        StudyError: the message names the path and what is in the way.
+    """
+    if path.is_dir():
+        problem: str | None = "it is a folder"
+    elif path.exists():
+        problem = None if os.access(path, os.W_OK) else "it is not writable"
+    else:
+        problem = _unwritable(path.parent)
+    if problem:
+        raise StudyError(f"cannot write the {what} {path}: {problem}")

@@ -1,0 +1,70 @@
+"""A study's folder stays inside the results folder whatever its name; outputs checked first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from study.errors import StudyError, UsageError
+from study.paths import (
+    check_study_name,
+    check_writable_file,
+    check_writable_folder,
+    study_folder,
+    study_folder_name,
+)
+
+ODD_NAMES = ["../esc/x", "a/b", "..", ".", "", "x" * 1000, "a\x00b", "tab\there", "/etc", "é ü"]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_any_study_name_maps_to_one_safe_folder_inside_the_results(tmp_path, name):
+    folder = study_folder(tmp_path, name)
+    assert folder.parent == tmp_path
+    assert folder.name not in ("", ".", "..") and not folder.name.startswith(".")
+    assert len(folder.name) <= 120
+    assert set(folder.name) <= set(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+    )
+    assert folder.resolve().parent == tmp_path.resolve()
+
+
+@pytest.mark.parametrize("name", ["lenet5-fashion-mnist", "quick", "run_2.b"])
+def test_a_plain_study_name_is_its_own_folder(name):
+    assert study_folder_name(name) == name
+
+
+def test_names_that_differ_only_in_unsafe_characters_get_different_folders():
+    assert len({study_folder_name(n) for n in ["a/b", "a_b", "a b", "a\\b"]}) == 4
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201, "a\x00b", "line\nbreak", "del\x7f"])
+def test_run_refuses_a_name_no_one_could_type_back(name):
+    with pytest.raises(UsageError):
+        check_study_name(name)
+
+
+@pytest.mark.parametrize("name", ["../esc/x", "a/b", "é ü", "x" * 200])
+def test_other_names_are_allowed(name):
+    assert check_study_name(name) == name
+
+
+def test_a_folder_below_a_file_is_refused_and_nothing_is_created(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StudyError, match="is a file, not a folder"):
+        check_writable_folder(tmp_path / "file" / "deeper" / "out")
+    with pytest.raises(StudyError, match="is a file, not a folder"):
+        check_writable_file(tmp_path / "file" / "table.csv")
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_a_folder_given_as_a_file_is_refused(tmp_path):
+    with pytest.raises(StudyError, match="it is a folder"):
+        check_writable_file(tmp_path)
+
+
+def test_a_new_folder_below_an_existing_one_is_fine_and_not_created(tmp_path: Path):
+    check_writable_folder(tmp_path / "a" / "b")
+    check_writable_file(tmp_path / "a" / "b.json")
+    assert list(tmp_path.iterdir()) == []
