@@ -8,12 +8,8 @@ exception is a bug and shows its traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
-
-# TensorFlow's C++ start-up chatter hides our progress lines; errors still show.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _positive_int(text: str) -> int:
@@ -153,6 +149,23 @@ def build_parser() -> argparse.ArgumentParser:
         "accurate: the wide space of study/spaces/accurate.toml, 30 epochs, 60 trials",
     )
     run.add_argument("--quick", action="store_true", help="the same as --preset quick")
+    loudness = run.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const=2,
+        help="also a line per epoch of every trial",
+    )
+    loudness.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const=0,
+        help="print only errors and the final summary",
+    )
 
     trials = commands.add_parser("trials", parents=[common], help="list a study's trials")
     trials.add_argument("--csv", type=Path, help="also write the table to this CSV file")
@@ -213,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
+    from study.quiet import quiet_tensorflow
+
+    # TensorFlow's start-up chatter would hide our progress lines; its errors still show.
+    quiet_tensorflow()
     args = build_parser().parse_args(argv)
     import optuna
 
@@ -248,7 +265,7 @@ def _storage_url(args: argparse.Namespace) -> str:
 _RUN_FIELDS = (
     "study_name", "storage", "results_dir", "n_trials", "max_trials", "timeout", "epochs",
     "sampler", "pruner", "seed", "data_dir", "train_limit", "val_limit", "workers", "threads",
-    "heartbeat_interval", "trials_per_process", "space_file",
+    "heartbeat_interval", "trials_per_process", "space_file", "verbosity",
 )  # fmt: skip
 
 

@@ -6,7 +6,8 @@ import math
 import os
 import socket
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,26 @@ class PruningCallback(keras.callbacks.Callback):
         self.trial.report(float(logs[METRIC]), step=epoch)
         if epoch + 1 < self.epochs and self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
+
+
+class EpochLines(keras.callbacks.Callback):
+    """Passes a line per finished epoch to ``write`` (``lenet-study run -v``)."""
+
+    def __init__(self, write: Callable[[str], None], epochs: int) -> None:
+        super().__init__()
+        self.write = write
+        self.epochs = epochs
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        values = "  ".join(
+            f"{key} {float(logs[key]):.4f}" for key in ("loss", METRIC) if key in logs
+        )
+        seconds = time.perf_counter() - self._start
+        self.write(f"      epoch {epoch + 1:>2}/{self.epochs}  {values}  {seconds:5.1f} s")
 
 
 def _record(

@@ -183,3 +183,60 @@ def test_reading_a_study_and_supervising_workers_do_not_load_tensorflow(tmp_path
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["1", "False"]  # no such study yet: exit 1, no TensorFlow
+
+
+_TENSORFLOW_START_UP = (
+    "absl::InitializeLog",
+    "oneDNN custom operations",
+    "Could not find cuda drivers",
+    "failed call to cuInit",
+    "cpu_feature_guard",
+)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])  # in the run process; in worker processes
+def test_run_prints_no_tensorflow_start_up_lines(tmp_path, workers):
+    argv = ["run", "--quick", "--n-trials", "2", "--epochs", "1", "--workers", workers]
+    result = subprocess.run(
+        [sys.executable, "-m", "study.cli", *argv, *_where(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "best: trial" in result.stdout  # it did train
+    assert [m for m in _TENSORFLOW_START_UP if m in result.stderr] == []
+    assert result.stderr == ""
+
+
+def test_workers_share_one_header_and_the_supervisor_prints_each_trial_once(tmp_path, capfd):
+    argv = ["run", "--quick", "--n-trials", "3", "--epochs", "1", "--workers", "2"]
+    assert main([*argv, *_where(tmp_path)]) == 0
+    out = capfd.readouterr().out
+    assert out.count("study 'lenet5-fashion-mnist'") == 1
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("trial ")] == [
+        "0",
+        "1",
+        "2",
+    ]
+
+
+def test_quiet_prints_only_the_summary(tmp_path, capsys):
+    assert main(["run", *TINY, "--quiet", *_where(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 trials (") and "best: trial" in out
+    assert "study '" not in out and "trial   0" not in out and "next:" not in out
+
+
+def test_verbose_adds_a_line_per_epoch(tmp_path, capsys):
+    assert main(["run", *TINY, "--epochs", "2", "--verbose", *_where(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "epoch  1/2  loss" in out
+
+
+def test_a_finished_run_ends_with_the_commands_that_show_its_result(tmp_path, capsys):
+    assert main(["run", *TINY, "--study-name", "mine", *_where(tmp_path)]) == 0
+    tail = capsys.readouterr().out.split("next:\n", 1)[1].splitlines()
+    where = f"--study-name mine --storage sqlite:///{tmp_path / 'db.sqlite'} --results-dir"
+    assert [line.split()[1] for line in tail] == ["dashboard", "export", "report"]
+    assert all(where in line for line in tail)
