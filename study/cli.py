@@ -40,12 +40,20 @@ def _port(text: str) -> int:
 
 
 def _study_options() -> argparse.ArgumentParser:
-    from study.settings import DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME
+    from study.settings import DEFAULT_STUDY_NAME
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, parents=[_places()])
     common.add_argument(
         "--study-name", default=DEFAULT_STUDY_NAME, help="the study's name (default: %(default)s)"
     )
+    return common
+
+
+def _places() -> argparse.ArgumentParser:
+    """--storage and --results-dir."""
+    from study.settings import DEFAULT_RESULTS_DIR
+
+    common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--storage",
         help="SQLAlchemy URL of the study storage (default: sqlite:///RESULTS_DIR/lenet-study.db)",
@@ -213,6 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-pdf", action="store_true", help="write report.html only")
     report.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
 
+    commands.add_parser("studies", parents=[_places()], help="list the studies of a storage")
+    delete_study = commands.add_parser(
+        "delete-study",
+        parents=[_places()],
+        help="delete a study, its trials' model files and its export and report folder",
+    )
+    delete_study.add_argument("--study-name", required=True, help="the study to delete")
+    delete_study.add_argument("-y", "--yes", action="store_true", help="do not ask first")
+    delete_study.add_argument(
+        "--keep-files",
+        action="store_true",
+        help="delete only the study in the storage; name the files left",
+    )
+
     bench = commands.add_parser(
         "bench", help="measure training speed, trial overhead, workers, pruning and memory"
     )
@@ -372,6 +394,24 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _studies(args: argparse.Namespace) -> int:
+    from study.manage import format_studies, list_studies
+
+    print(format_studies(list_studies(_storage_url(args))))
+    return 0
+
+
+def _delete_study(args: argparse.Namespace) -> int:
+    from study.manage import confirmed, delete, plan_deletion
+
+    plan = plan_deletion(_storage_url(args), args.study_name, args.results_dir)
+    if not confirmed(plan.question, args.yes):
+        print("nothing deleted")
+        return 0
+    print("\n".join(delete(plan, keep_files=args.keep_files)))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from study.bench import BenchSizes, render, run_bench, write_json
 
@@ -391,6 +431,8 @@ COMMANDS = {
     "predict": _predict,
     "dashboard": _dashboard,
     "report": _report,
+    "studies": _studies,
+    "delete-study": _delete_study,
     "bench": _bench,
 }
 

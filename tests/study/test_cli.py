@@ -100,9 +100,19 @@ def test_unparsable_storage_url_exits_2_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", ["trials", "export", "report", "dashboard"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["trials"],
+        ["export"],
+        ["report"],
+        ["dashboard"],
+        ["studies"],
+        ["delete-study", "--study-name", "s", "--yes"],
+    ],
+)
 def test_read_commands_on_a_missing_storage_create_nothing(tmp_path, capsys, command):
-    assert main([command, *_where(tmp_path)]) == 1
+    assert main([*command, *_where(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert f"no storage at {tmp_path / 'db.sqlite'}" in err
     assert list(tmp_path.iterdir()) == []
