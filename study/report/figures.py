@@ -5,6 +5,7 @@ Each function draws from a record computed in ``study.report``; none computes a 
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 
@@ -39,6 +40,9 @@ def search_plot(study: optuna.Study, name: str) -> go.Figure:
         warnings.simplefilter("ignore")
         figure = SEARCH_PLOTS[name][1](study)
     height = 420 if name != "slice" else 380
+    if name == "history":
+        # Trial numbers are whole: ticks every 1, 2, 3, ... trials (plotly's own fall on 0.5).
+        figure.update_xaxes(tick0=0, dtick=max(1, math.ceil(len(study.trials) / 10)))
     return figure.update_layout(width=WIDTH, height=height, title=None, margin={"t": 30})
 
 
