@@ -18,6 +18,9 @@ DEFAULT_WORKERS = 2
 # A worker's trials run in fresh processes of this many: oneDNN caches compiled kernels per
 # tensor shape until the process ends, so memory grows with each new shape (docs/performance.md).
 DEFAULT_TRIALS_PER_PROCESS = 10
+DEFAULT_REPORT_SEEDS = 3  # `report`: retraining seeds per configuration
+DEFAULT_DASHBOARD_HOST = "127.0.0.1"  # local only: the dashboard has no login
+DEFAULT_DASHBOARD_PORT = 8080  # optuna-dashboard's own default
 FASHION_MNIST_TRAIN_IMAGES = 60_000  # the validation images are taken from these
 
 

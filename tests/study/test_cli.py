@@ -250,3 +250,38 @@ def test_a_finished_run_ends_with_the_commands_that_show_its_result(tmp_path, ca
     where = f"--study-name mine --storage sqlite:///{tmp_path / 'db.sqlite'} --results-dir"
     assert [line.split()[1] for line in tail] == ["dashboard", "export", "report"]
     assert all(where in line for line in tail)
+
+
+def _subcommands() -> dict:
+    import argparse
+
+    from study.cli import build_parser
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(commands.choices)
+
+
+@pytest.mark.parametrize("command", sorted(_subcommands()))
+def test_every_option_has_help_text(command):
+    import argparse
+
+    for action in _subcommands()[command]._actions:
+        if action.help == argparse.SUPPRESS:
+            continue  # --supervised and --worker-index: set by `run` for its workers
+        assert action.help, f"{command} {action.option_strings or action.dest} has no help"
+        if action.default not in (None, False, argparse.SUPPRESS) and action.dest != "help":
+            assert "%(default)s" in action.help or str(action.default) in action.help, (
+                f"{command} {action.option_strings} does not show its default"
+            )
+
+
+def test_run_help_shows_the_defaults_of_run_settings_and_the_presets(capsys):
+    from study.settings import RunSettings
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    default, quick = RunSettings(), RunSettings.quick()
+    assert f"trials to add (default: {default.n_trials}; --quick: {quick.n_trials};" in text
+    assert f"epochs per trial (default: {default.epochs}; --quick: {quick.epochs};" in text
+    assert f"(default: {default.workers})" in text and f"(default: {default.sampler})" in text
