@@ -167,7 +167,8 @@ class Progress:
             if self.best is not None:
                 self._bar.set_postfix_str(f"best val_accuracy {self.best:.4f}", refresh=False)
             self._bar.update(1)
-            if self.verbosity >= VERBOSE:
+            # A failed trial's line says why; the bar alone would hide it.
+            if self.verbosity >= VERBOSE or trial.state == TrialState.FAIL:
                 self._write(format_trial(trial))
         elif self.verbosity > QUIET and not self.worker:
             self._write(format_trial(trial))

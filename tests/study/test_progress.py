@@ -95,3 +95,29 @@ def test_the_bar_is_off_when_stderr_is_not_a_terminal(capsys):
     progress = Progress(total=1)  # pytest's captured stderr is no terminal
     progress.header("header")
     assert not progress.show_bar and progress._bar is None
+
+
+class _FakeBar:
+    def __init__(self) -> None:
+        self.updates = 0
+        self.postfix = ""
+
+    def update(self, n: int) -> None:
+        self.updates += n
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self.postfix = text
+
+    def write(self, line: str, file=None) -> None:
+        print(line, file=file)
+
+
+def test_under_a_bar_only_failed_trials_get_a_line_and_the_bar_shows_the_best():
+    out = io.StringIO()
+    progress = Progress(total=3, out=out, bar=False)
+    progress._bar = bar = _FakeBar()  # what header() makes on a terminal
+    progress.trial(_trial(0, 0.5))
+    progress.trial(_trial(1, 0.7))
+    progress.trial(_trial(2, None, TrialState.FAIL))
+    assert bar.updates == 3 and bar.postfix == "best val_accuracy 0.7000"
+    assert [line.split()[1] for line in out.getvalue().splitlines()] == ["2"]
