@@ -182,6 +182,8 @@ def test_a_study_without_completed_trials_still_gets_a_report(reported, tmp_path
 
 
 def test_report_of_a_missing_study_exits_1_with_one_line(tmp_path, capsys):
+    # The storage exists (a missing one is test_cli's), the study does not.
+    optuna.create_study(study_name="other", storage=f"sqlite:///{tmp_path / 'db.sqlite'}")
     assert main(["report", *_where(tmp_path), "--study-name", "nope"]) == 1
     err = capsys.readouterr().err.strip()
     assert "no study 'nope'" in err and "\n" not in err
