@@ -285,3 +285,16 @@ def test_run_help_shows_the_defaults_of_run_settings_and_the_presets(capsys):
     assert f"trials to add (default: {default.n_trials}; --quick: {quick.n_trials};" in text
     assert f"epochs per trial (default: {default.epochs}; --quick: {quick.epochs};" in text
     assert f"(default: {default.workers})" in text and f"(default: {default.sampler})" in text
+
+
+def test_resuming_with_another_sampler_says_so_in_the_header(tmp_path, capsys):
+    assert main(["run", *TINY, "--n-trials", "1", *_where(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["run", *TINY, "--n-trials", "1", "--sampler", "random", *_where(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "resumed: created with sampler tpe, now random" in out
+    study = optuna.load_study(
+        study_name="lenet5-fashion-mnist", storage=f"sqlite:///{tmp_path / 'db.sqlite'}"
+    )
+    manifest = study.user_attrs["manifest"]
+    assert (manifest["sampler"], manifest["pruner"]) == ("tpe", "hyperband")  # as created
