@@ -48,6 +48,7 @@ class Objective:
         base_model: model settings the space does not sample.
         artifact_store: where completed trials' best-epoch models are kept, if anywhere.
         callbacks: extra Keras callbacks for every trial's training (timers, probes).
+        epoch_lines: where a line per finished epoch goes (``run -v``), if anywhere.
     """
 
     splits: Splits
@@ -56,6 +57,7 @@ class Objective:
     base_model: ModelConfig = ModelConfig.classic()  # noqa: RUF009 (frozen, so shared is fine)
     artifact_store: FileSystemArtifactStore | None = None
     callbacks: Sequence[keras.callbacks.Callback] = ()
+    epoch_lines: Callable[[str], None] | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
         # Each trial builds new graphs; this frees the earlier ones (see lenet.session) and
@@ -86,7 +88,11 @@ class Objective:
                 model_config,
                 train_config,
                 self.splits,
-                callbacks=[PruningCallback(trial, train_config.epochs), *self.callbacks],
+                callbacks=[
+                    PruningCallback(trial, train_config.epochs),
+                    *self._epoch_lines(trial.number, train_config.epochs),
+                    *self.callbacks,
+                ],
                 recorder=recorder,
             )
         except optuna.TrialPruned:
@@ -108,6 +114,9 @@ class Objective:
         if self.artifact_store is not None:
             save_trial_model(trial, result, self.artifact_store)
         return value
+
+    def _epoch_lines(self, number: int, epochs: int) -> list[keras.callbacks.Callback]:
+        return [] if self.epoch_lines is None else [EpochLines(self.epoch_lines, number, epochs)]
 
 
 class PruningCallback(keras.callbacks.Callback):
@@ -133,9 +142,10 @@ class PruningCallback(keras.callbacks.Callback):
 class EpochLines(keras.callbacks.Callback):
     """Passes a line per finished epoch to ``write`` (``lenet-study run -v``)."""
 
-    def __init__(self, write: Callable[[str], None], epochs: int) -> None:
+    def __init__(self, write: Callable[[str], None], trial_number: int, epochs: int) -> None:
         super().__init__()
         self.write = write
+        self.trial_number = trial_number
         self.epochs = epochs
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -147,7 +157,10 @@ class EpochLines(keras.callbacks.Callback):
             f"{key} {float(logs[key]):.4f}" for key in ("loss", METRIC) if key in logs
         )
         seconds = time.perf_counter() - self._start
-        self.write(f"      epoch {epoch + 1:>2}/{self.epochs}  {values}  {seconds:5.1f} s")
+        self.write(
+            f"trial {self.trial_number:>3}  epoch {epoch + 1:>2}/{self.epochs}  {values}  "
+            f"{seconds:5.1f} s"
+        )
 
 
 def _record(

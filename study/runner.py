@@ -16,7 +16,7 @@ from optuna.trial import FrozenTrial
 
 from lenet import Splits, load_fashion_mnist, train_val_split
 from study.artifacts import artifact_store
-from study.progress import QUIET, Progress, header, next_commands
+from study.progress import QUIET, VERBOSE, Progress, header, next_commands
 from study.provenance import versions
 from study.results import best_trial_or_none, summarize_best
 from study.samplers import SEED_RULE, make_pruner, make_sampler
@@ -82,7 +82,7 @@ def run_study(
     import tensorflow as tf
 
     from lenet import TrainConfig, TrainingDiverged, set_threads
-    from study.objective import EpochLines, Objective
+    from study.objective import Objective
 
     if progress is None:
         progress = Progress(settings.n_trials, settings.verbosity, out or sys.stdout, bar=False)
@@ -115,7 +115,7 @@ def run_study(
         base_train=TrainConfig(epochs=settings.epochs, seed=settings.seed),
         space=space,
         artifact_store=artifact_store(settings.results_dir, create=True),
-        callbacks=[EpochLines(progress.epoch, settings.epochs)],
+        epoch_lines=progress.epoch if settings.verbosity >= VERBOSE else None,
     )
 
     def report_trial(study: optuna.Study, trial: FrozenTrial) -> None:

@@ -239,9 +239,10 @@ def test_quiet_prints_only_the_summary(tmp_path, capsys):
 
 
 def test_verbose_adds_a_line_per_epoch(tmp_path, capsys):
-    assert main(["run", *TINY, "--epochs", "2", "--verbose", *_where(tmp_path)]) == 0
+    argv = ["run", *TINY, "--epochs", "2", "--pruner", "none", "--verbose"]
+    assert main([*argv, *_where(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "epoch  1/2  loss" in out
+    assert "trial   0  epoch  1/2  loss" in out and "trial   1  epoch  2/2  loss" in out
 
 
 def test_a_finished_run_ends_with_the_commands_that_show_its_result(tmp_path, capsys):
