@@ -97,14 +97,16 @@ def next_commands(settings: RunSettings) -> list[str]:
         where += ["--storage", settings.storage]
     if settings.results_dir != DEFAULT_RESULTS_DIR:
         where += ["--results-dir", str(settings.results_dir)]
-    return [
-        shlex.join(["lenet-study", command, *where]) + f"    # {why}"
+    lines = {
+        shlex.join(["lenet-study", command, *where]): why
         for command, why in (
             ("dashboard", "browse the trials"),
             ("export", "the best model and its record"),
             ("report", "report.html and report.pdf"),
         )
-    ]
+    }
+    width = max(map(len, lines))
+    return [f"{line:<{width}}  # {why}" for line, why in lines.items()]
 
 
 class Progress:

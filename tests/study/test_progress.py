@@ -45,7 +45,7 @@ def test_a_resumed_study_made_with_another_sampler_or_pruner_is_named(stored, ex
 
 
 def test_next_commands_carry_only_the_places_that_are_not_the_defaults():
-    assert next_commands(RunSettings())[0].startswith("lenet-study dashboard    #")
+    assert next_commands(RunSettings())[0].startswith("lenet-study dashboard  #")
     other = RunSettings(study_name="mine", results_dir=Path("out dir"), storage="sqlite:///x.db")
     commands = next_commands(other)
     assert [c.split()[1] for c in commands] == ["dashboard", "export", "report"]
