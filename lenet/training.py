@@ -17,6 +17,7 @@ from lenet.model import NUM_CLASSES, ModelConfig, build_model
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "one_cycle")
+ONE_CYCLE_WARMUP = 0.3  # share of the run's steps the one-cycle schedule spends warming up
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,13 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def warmup_epochs(self) -> int:
+        """Epochs before the learning rate reaches its peak: accuracy there says little yet."""
+        if self.lr_schedule != "one_cycle":
+            return 0
+        return math.ceil(ONE_CYCLE_WARMUP * self.epochs)
 
 
 class TrainingDiverged(RuntimeError):
@@ -207,7 +215,7 @@ def make_schedule(
         return keras.optimizers.schedules.CosineDecay(config.learning_rate, total)
     if config.lr_schedule == "one_cycle":
         # Warm up from lr/25 over the first 30% of steps, then anneal to zero (Smith 2018).
-        warmup = int(0.3 * total)
+        warmup = int(ONE_CYCLE_WARMUP * total)
         return keras.optimizers.schedules.CosineDecay(
             config.learning_rate / 25,
             total - warmup,

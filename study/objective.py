@@ -49,6 +49,8 @@ class Objective:
         artifact_store: where completed trials' best-epoch models are kept, if anywhere.
         callbacks: extra Keras callbacks for every trial's training (timers, probes).
         epoch_lines: where a line per finished epoch goes (``run -v``), if anywhere.
+        tell_budget: tell the sampler each trial's distance to the parameter budget
+            (``trial.set_constraint``); off, an over-budget trial is only pruned.
     """
 
     splits: Splits
@@ -58,6 +60,7 @@ class Objective:
     artifact_store: FileSystemArtifactStore | None = None
     callbacks: Sequence[keras.callbacks.Callback] = ()
     epoch_lines: Callable[[str], None] | None = None
+    tell_budget: bool = True
 
     def __call__(self, trial: optuna.Trial) -> float:
         # Each trial builds new graphs; this frees the earlier ones (see lenet.session) and
@@ -71,7 +74,8 @@ class Objective:
         if self.space.max_params is not None:
             # A constraint, not just a pruned trial: TPE ranks infeasible trials by how far
             # over they are, so it learns where the budget ends (Optuna's constrained TPE).
-            trial.set_constraint(BUDGET_CONSTRAINT, n_params - self.space.max_params)
+            if self.tell_budget:
+                trial.set_constraint(BUDGET_CONSTRAINT, n_params - self.space.max_params)
             if n_params > self.space.max_params:
                 trial.set_user_attr(
                     "end",
@@ -89,7 +93,7 @@ class Objective:
                 train_config,
                 self.splits,
                 callbacks=[
-                    PruningCallback(trial, train_config.epochs),
+                    PruningCallback(trial, train_config.epochs, train_config.warmup_epochs),
                     *self._epoch_lines(trial.number, train_config.epochs),
                     *self.callbacks,
                 ],
@@ -122,21 +126,24 @@ class Objective:
 class PruningCallback(keras.callbacks.Callback):
     """Reports each epoch's validation accuracy to the trial and prunes when the pruner says.
 
-    Not after the last epoch, which it only reports: Hyperband may otherwise prune a trial at
-    its final epoch, when its training is already paid for, losing its value and its model.
+    Never during a learning-rate warm-up, whose low early accuracy says little about the end
+    (a pruner comparing it with constant-rate trials would cut every warm-up short), and not
+    after the last epoch, which it only reports: the training is paid for by then.
     """
 
-    def __init__(self, trial: optuna.Trial, epochs: int) -> None:
+    def __init__(self, trial: optuna.Trial, epochs: int, warmup_epochs: int = 0) -> None:
         super().__init__()
         self.trial = trial
         self.epochs = epochs
+        self.warmup_epochs = warmup_epochs
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if not logs or METRIC not in logs:
             return
         self.trial.report(float(logs[METRIC]), step=epoch)
-        if epoch + 1 < self.epochs and self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
+        done = epoch + 1
+        if self.warmup_epochs < done < self.epochs and self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {done}")
 
 
 class EpochLines(keras.callbacks.Callback):

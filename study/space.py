@@ -216,7 +216,7 @@ def load_space(path: str | Path) -> SearchSpace:
 
 @cache
 def default_space() -> SearchSpace:
-    """The design card's space: activation, learning rate, batch size, dropout, filters."""
+    """The default space: activation, learning rate, batch size, dropout and filter counts."""
     return load_space(SPACES_DIR / "default.toml")
 
 

@@ -12,8 +12,8 @@ import optuna
 import plotly.graph_objects as go
 from optuna.trial import FrozenTrial, TrialState
 from optuna_dashboard import save_note, save_plotly_graph_object
-from plotly.subplots import make_subplots
 
+from study.curves import Curve, epoch_curves
 from study.results import format_value, live_trial
 
 CONFUSION_ID = "best-trial-val-confusion"  # overwritten whenever a new best trial completes
@@ -61,22 +61,12 @@ def trial_note(trial: FrozenTrial) -> str:
 def curves_figure(trial: FrozenTrial) -> go.Figure:
     """Loss and accuracy per epoch, training and validation, of one trial."""
     history = trial.user_attrs.get("history", {})
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("accuracy", "loss"))
-    for column, metric in enumerate(("accuracy", "loss"), start=1):
-        for key, dash in ((metric, "dot"), (f"val_{metric}", "solid")):
-            values = history.get(key, [])
-            figure.add_trace(
-                go.Scatter(
-                    x=list(range(1, len(values) + 1)),
-                    y=values,
-                    name=key,
-                    mode="lines+markers",
-                    line={"dash": dash},
-                ),
-                row=1,
-                col=column,
-            )
-        figure.update_xaxes(title_text="epoch", dtick=1, row=1, col=column)
+    curves = [
+        Curve(panel=metric, name=key, values=history.get(key, []), line={"dash": dash})
+        for metric in ("accuracy", "loss")
+        for key, dash in ((metric, "dot"), (f"val_{metric}", "solid"))
+    ]
+    figure = epoch_curves(curves, panels=("accuracy", "loss"))
     figure.update_layout(title=f"Trial {trial.number}: learning curves", **_LAYOUT)
     return figure
 

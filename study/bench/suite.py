@@ -24,6 +24,7 @@ from typing import Any
 import optuna
 
 from lenet import clear_session, load_fashion_mnist
+from study.bench.budget import Budget, measure_budget
 from study.bench.measure import (
     Pruning,
     Throughput,
@@ -51,6 +52,10 @@ class BenchSizes:
     pruning_train_images: int = 10_000
     pruning_val_images: int = 2_000
     batch_size: int = 128  # throughput and parallel trials (the classic LeNet-5 setting)
+    budget_trials: int = 60  # per study of the parameter-budget measure (1 epoch each)
+    budget_seeds: int = 3  # studies per arm (budget told to the sampler, or not)
+    budget_train_images: int = 2_000
+    budget_val_images: int = 500
 
     @classmethod
     def quick(cls) -> BenchSizes:
@@ -66,6 +71,8 @@ class BenchSizes:
             pruning_epochs=2,
             pruning_train_images=2_000,
             pruning_val_images=500,
+            budget_trials=2,
+            budget_seeds=1,
         )
 
 
@@ -76,6 +83,7 @@ class BenchReport:
     trial_costs: TrialCosts
     pruning: Pruning
     parallel: Parallel
+    budget: Budget
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +149,18 @@ def run_bench(
             data.x_train[:n], data.y_train[:n], sizes.throughput_rounds, sizes.batch_size
         )
         clear_session()
+        step(f"budget: {sizes.budget_trials} trials x {sizes.budget_seeds} seeds, twice")
+        budget_splits, _ = load_splits(
+            replace(
+                base,
+                train_limit=sizes.budget_train_images,
+                val_limit=sizes.budget_val_images,
+            )
+        )
+        budget = measure_budget(
+            budget_splits, sizes.budget_trials, list(range(sizes.budget_seeds))
+        )
+        del budget_splits
         step(f"pruning: {sizes.pruning_trials} trials x {sizes.pruning_epochs} epochs, twice")
         pruning = measure_pruning(
             replace(
@@ -154,7 +174,7 @@ def run_bench(
     step(f"parallel: {sizes.parallel_trials} trials by 1 worker, then by 2")
     parallel = measure_parallel(sizes.parallel_trials, sizes.batch_size)
     step("done")
-    return BenchReport(info, throughput, trial_costs, pruning, parallel)
+    return BenchReport(info, throughput, trial_costs, pruning, parallel, budget)
 
 
 def _quiet() -> None:
@@ -173,6 +193,8 @@ def _quiet() -> None:
 def render(report: BenchReport) -> str:
     """The report as a plain-text table: one measured figure per row, with what it means."""
     t, c, p, w = report.throughput, report.trial_costs, report.pruning, report.parallel
+    b = report.budget
+    studies = f"{b.trials} trials x {len(b.seeds)} seeds"
     m = report.machine
     rows = [
         ("epoch throughput, ours", f"{t.ours_images_per_second:,.0f} images/s", ""),
@@ -222,6 +244,11 @@ def render(report: BenchReport) -> str:
             "best val_accuracy change",
             f"{p.accuracy_change_points:+.2f} points",
             "what pruning cost",
+        ),
+        (
+            "trials over budget, untold / told",
+            f"{100 * b.share_untold:.0f} % / {100 * b.share_told:.0f} %",
+            f"{b.space}, {studies}",
         ),
         ("peak RSS", f"{c.peak_rss_mib:,.0f} MiB", "memory one worker needs"),
         (

@@ -14,9 +14,9 @@ import optuna
 import optuna.visualization as vis
 import plotly.express as px
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from lenet import CLASS_NAMES
+from study.curves import Curve, epoch_curves
 from study.report.summary import Arm, Comparison
 
 WIDTH = 900  # pixels; the static (PDF) export uses the same size as the HTML
@@ -48,26 +48,22 @@ def search_plot(study: optuna.Study, name: str) -> go.Figure:
 
 def learning_curves(comparison: Comparison) -> go.Figure:
     """Training loss and accuracy per epoch, every seed as a thin line, each arm one colour."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "training accuracy"))
-    for arm in (comparison.baseline, comparison.best):
-        for i, run in enumerate(arm.runs):
-            for col, key in ((1, "loss"), (2, "accuracy")):
-                values = run.history.get(key, [])
-                figure.add_trace(
-                    go.Scatter(
-                        x=list(range(1, len(values) + 1)),
-                        y=values,
-                        mode="lines+markers",
-                        name=arm.label,
-                        legendgroup=arm.label,
-                        showlegend=(i == 0 and col == 1),
-                        line={"color": COLORS[arm.label], "width": 1.5},
-                        hovertemplate=f"seed {run.seed}, epoch %{{x}}: %{{y:.4f}}",
-                    ),
-                    row=1,
-                    col=col,
-                )
-    figure.update_xaxes(title_text="epoch", dtick=1)
+    panels = {"loss": "training loss", "accuracy": "training accuracy"}
+    curves = [
+        Curve(
+            panel=title,
+            name=arm.label,
+            values=run.history.get(key, []),
+            line={"color": COLORS[arm.label], "width": 1.5},
+            legendgroup=arm.label,
+            showlegend=i == 0 and key == "loss",
+            hovertemplate=f"seed {run.seed}, epoch %{{x}}: %{{y:.4f}}",
+        )
+        for arm in (comparison.baseline, comparison.best)
+        for i, run in enumerate(arm.runs)
+        for key, title in panels.items()
+    ]
+    figure = epoch_curves(curves, panels=tuple(panels.values()))
     return figure.update_layout(width=WIDTH, height=360, margin={"t": 40})
 
 

@@ -16,10 +16,11 @@ def test_quick_bench_prints_and_writes_every_figure(tmp_path, capsys):
     path = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--json", str(path)]) == 0
     out = capsys.readouterr().out
-    for label in ("speed-up", "ceiling", "first trial", "2 workers", "epochs saved", "peak RSS"):
+    labels = ("speed-up", "ceiling", "first trial", "2 workers", "epochs saved", "over budget")
+    for label in (*labels, "peak RSS"):
         assert label in out
     report = json.loads(path.read_text())
-    assert set(report) == {"machine", "throughput", "trial_costs", "pruning", "parallel"}
+    assert set(report) == {"machine", "throughput", "trial_costs", "pruning", "parallel", "budget"}
 
     throughput = report["throughput"]
     for key in (
@@ -59,3 +60,10 @@ def test_quick_bench_prints_and_writes_every_figure(tmp_path, capsys):
         assert _finite_positive(parallel[key]), key
     assert parallel["faster"] in ("one", "two")
     assert report["machine"]["cores"] >= 1
+
+    budget = report["budget"]
+    assert budget["max_params"] == 100_000
+    for arm, told in (("untold", False), ("told", True)):
+        assert budget[arm]["told"] is told
+        assert len(budget[arm]["over_budget"]) == len(budget["seeds"])
+        assert all(0 <= n <= budget["trials"] for n in budget[arm]["over_budget"])

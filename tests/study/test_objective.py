@@ -6,7 +6,7 @@ from optuna.trial import TrialState
 
 from lenet import TrainConfig
 from study.artifacts import artifact_store
-from study.objective import Objective
+from study.objective import BUDGET_CONSTRAINT, Objective, PruningCallback
 
 GOOD = {
     "activation": "relu",
@@ -87,6 +87,35 @@ def test_a_model_over_the_parameter_budget_is_pruned_before_training(small_split
     assert trial.user_attrs["n_params"] > 100_000
     assert trial.user_attrs["end"].startswith("pruned before training")
     assert "history" not in trial.user_attrs
+    # The sampler is told how far over: Optuna's constrained TPE ranks it infeasible.
+    assert trial.constraints[BUDGET_CONSTRAINT] == trial.user_attrs["n_params"] - 100_000
+
+
+class _AlwaysPrune:
+    """A trial stand-in whose pruner always says prune; it records what was reported."""
+
+    def __init__(self) -> None:
+        self.reported: dict[int, float] = {}
+
+    def report(self, value: float, step: int) -> None:
+        self.reported[step] = value
+
+    def should_prune(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("schedule", "first_pruned_epoch"), [("constant", 1), ("cosine", 1), ("one_cycle", 4)]
+)
+def test_pruning_waits_for_the_learning_rate_warm_up(schedule, first_pruned_epoch):
+    config = TrainConfig(epochs=10, lr_schedule=schedule)  # one_cycle warms up 3 of 10 epochs
+    trial = _AlwaysPrune()
+    callback = PruningCallback(trial, config.epochs, config.warmup_epochs)  # type: ignore[arg-type]
+    for epoch in range(first_pruned_epoch - 1):
+        callback.on_epoch_end(epoch, {"val_accuracy": 0.5})
+    with pytest.raises(optuna.TrialPruned):
+        callback.on_epoch_end(first_pruned_epoch - 1, {"val_accuracy": 0.5})
+    assert sorted(trial.reported) == list(range(first_pruned_epoch))
 
 
 def test_a_trial_that_trained_every_epoch_is_never_pruned(small_splits):

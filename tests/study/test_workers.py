@@ -85,7 +85,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server on loopback with its own data folder."""
+    """A temporary PostgreSQL server on loopback with its own data folder."""
     if os.environ.get("LENET_TEST_POSTGRES_URL"):
         yield os.environ["LENET_TEST_POSTGRES_URL"]
         return
