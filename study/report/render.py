@@ -44,7 +44,8 @@ th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 .figure { break-inside: avoid; page-break-inside: avoid; margin: 0.5em 0; }
 .side { display: flex; flex-wrap: wrap; gap: 8px; }
 table.top { width: 100%; font-size: 0.8em; }
-table.top td:last-child { text-align: left; overflow-wrap: anywhere; }
+table.top td:last-child, table.top th:last-child { text-align: left; width: 45%;
+                                                  overflow-wrap: anywhere; }
 .grid td { text-align: center; font-size: 0.75em; padding: 2px; }
 pre { background: #f6f6f6; padding: 0.5em; white-space: pre-wrap; word-break: break-all; }
 img { max-width: 100%; height: auto; }
