@@ -318,3 +318,17 @@ def test_optimization_history_ticks_fall_on_whole_trial_numbers(tmp_path):
     for value in range(35):
         few.add_trial(optuna.trial.create_trial(value=value / 100))
     assert search_plot(few, "history").layout.xaxis.dtick == 4
+
+
+def test_the_slice_plots_colour_bar_of_trial_numbers_ticks_whole_numbers():
+    from study.report.figures import search_plot
+
+    few = optuna.create_study(direction="maximize")
+    x = optuna.distributions.FloatDistribution(0, 1)
+    for value in (0.2, 0.4, 0.6):
+        few.add_trial(
+            optuna.trial.create_trial(value=value, params={"x": value}, distributions={"x": x})
+        )
+    traces = search_plot(few, "slice").data
+    bars = [t.marker.colorbar for t in traces if t.marker.colorbar.title.text == "Trial"]
+    assert bars and all(bar.dtick == 1 for bar in bars)
