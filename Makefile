@@ -1,28 +1,47 @@
 # Two commands on a fresh machine: `make study` runs the default study, export and report;
-# `make test` runs the tests. Each installs what it needs first.
+# `make test` runs the tests. Each installs what it needs first, as root or with sudo, and
+# writes apt's and pip's output to $(LOG), one line per step on screen.
 VENV ?= .venv
 BIN := $(VENV)/bin
-# postgresql: the worker tests' server; chromium: the dashboard test's browser, the
-# report's static figures and PDF; poppler-utils: the report test renders a PDF page.
-APT_PACKAGES ?= dataset-fashion-mnist postgresql chromium poppler-utils
+LOG ?= .setup.log
+# dataset-fashion-mnist: the images; chromium: the report's static figures and PDF.
+STUDY_APT ?= dataset-fashion-mnist chromium
+# postgresql: the worker tests' server; poppler-utils: the report test renders a PDF page;
+# chromium also drives the dashboard test's browser.
+TEST_APT ?= $(STUDY_APT) postgresql poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Runs $(2) with its output appended to $(LOG) after saying $(1); on failure, shows the log's end.
+logged = echo "$(1) (log: $(LOG))"; { $(2); } >>$(LOG) 2>&1 \
+  || { echo "failed: $(1); the end of $(LOG):"; tail -n 30 $(LOG); exit 1; }
 
-.PHONY: setup system-packages study accurate quick test lint bench clean
+.PHONY: setup setup-test study accurate quick test lint bench clean
+
+# $(1): the Debian packages; those already installed are skipped.
+define apt_install
+@if command -v apt-get >/dev/null; then \
+  missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+  if [ -n "$$missing" ]; then \
+    $(call logged,installing system packages: $$(echo $$missing),\
+      $(SUDO) apt-get update && \
+      $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing); fi; \
+else echo "no apt-get: Fashion-MNIST will be downloaded by Keras on first use"; fi
+endef
 
 $(BIN)/lenet-study: pyproject.toml
-	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	@$(call logged,installing Python packages into $(VENV),\
+	  python3 -m venv $(VENV) && $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e .)
+	@touch $@
 
-system-packages:
-	@if command -v apt-get >/dev/null; then \
-	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	  if [ -n "$$missing" ]; then \
-	    $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; fi; \
-	else echo "no apt-get: Fashion-MNIST will be downloaded by Keras on first use"; fi
+# The test tools, on top of the study's packages.
+$(VENV)/.dev: $(BIN)/lenet-study
+	@$(call logged,installing the test tools into $(VENV),$(BIN)/pip install -e '.[dev]')
+	@touch $@
 
-setup: system-packages $(BIN)/lenet-study
+setup: $(BIN)/lenet-study
+	$(call apt_install,$(STUDY_APT))
+
+setup-test: $(VENV)/.dev
+	$(call apt_install,$(TEST_APT))
 
 study: setup
 	$(BIN)/lenet-study run
@@ -38,10 +57,10 @@ accurate: setup
 quick: setup
 	$(BIN)/lenet-study run --quick --study-name quick
 
-test: setup
+test: setup-test
 	$(BIN)/pytest
 
-lint: setup
+lint: $(VENV)/.dev
 	$(BIN)/ruff check lenet study tests
 	$(BIN)/ruff format --check lenet study tests
 	$(BIN)/mypy lenet study
@@ -50,4 +69,4 @@ bench: setup
 	$(BIN)/lenet-study bench
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache $(LOG)

@@ -8,13 +8,9 @@ exception is a bug and shows its traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import NoReturn
-
-# TensorFlow's C++ start-up chatter hides our progress lines; errors still show.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,12 +48,20 @@ def _port(text: str) -> int:
 
 
 def _study_options() -> _Parser:
-    from study.settings import DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME
+    from study.settings import DEFAULT_STUDY_NAME
 
-    common = _Parser(add_help=False)
+    common = _Parser(add_help=False, parents=[_places()])
     common.add_argument(
         "--study-name", default=DEFAULT_STUDY_NAME, help="the study's name (default: %(default)s)"
     )
+    return common
+
+
+def _places() -> _Parser:
+    """--storage and --results-dir."""
+    from study.settings import DEFAULT_RESULTS_DIR
+
+    common = _Parser(add_help=False)
     common.add_argument(
         "--storage",
         help="SQLAlchemy URL of the study storage (default: sqlite:///RESULTS_DIR/lenet-study.db)",
@@ -71,11 +75,29 @@ def _study_options() -> _Parser:
     return common
 
 
+def _data_dir_help() -> str:
+    from lenet.data import DEBIAN_DATA_DIR, KERAS_CACHE_DIR
+
+    return (
+        "folder with the four *-ubyte.gz files (default: $LENET_DATA_DIR, then "
+        f"{KERAS_CACHE_DIR}, then {DEBIAN_DATA_DIR})"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from study.samplers import PRUNERS, SAMPLERS
-    from study.settings import PRESETS, RunSettings
+    from study.settings import (
+        DEFAULT_DASHBOARD_HOST,
+        DEFAULT_DASHBOARD_PORT,
+        DEFAULT_REPORT_SEEDS,
+        FASHION_MNIST_TRAIN_IMAGES,
+        PRESETS,
+        RunSettings,
+    )
 
     default = RunSettings()
+    quick, accurate = RunSettings.quick(), RunSettings.accurate()
+    data_dir_help = _data_dir_help()
     parser = _Parser(
         prog="lenet-study",
         description="Hyperparameter optimization of LeNet-5 on Fashion-MNIST with Optuna.",
@@ -86,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     # Options left unset (None) take RunSettings' or the preset's value: one place for each.
     run = commands.add_parser("run", parents=[common], help="create or resume a study")
     run.add_argument(
-        "--n-trials", type=_positive_int, help=f"trials to add (default: {default.n_trials})"
+        "--n-trials",
+        type=_positive_int,
+        help=f"trials to add (default: {default.n_trials}; --quick: {quick.n_trials}; "
+        f"--preset accurate: {accurate.n_trials})",
     )
     run.add_argument(
         "--max-trials",
@@ -96,9 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
         "every earlier run's (without --n-trials: the only trial limit); give each worker of "
         "a study on several machines the same N",
     )
-    run.add_argument("--timeout", type=_positive_float, help="seconds; no new trial after it")
     run.add_argument(
-        "--epochs", type=_positive_int, help=f"epochs per trial (default: {default.epochs})"
+        "--timeout",
+        type=_positive_float,
+        help="seconds; no new trial after it (default: no time limit)",
+    )
+    run.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help=f"epochs per trial (default: {default.epochs}; --quick: {quick.epochs}; "
+        f"--preset accurate: {accurate.epochs})",
     )
     run.add_argument(
         "--sampler",
@@ -115,12 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help=f"seeds the sampler, the validation split and training (default: {default.seed})",
     )
-    run.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
+    run.add_argument("--data-dir", type=Path, help=data_dir_help)
     run.add_argument(
-        "--train-limit", type=_positive_int, help="use a stratified subset of training images"
+        "--train-limit",
+        type=_positive_int,
+        help="use a stratified subset of this many training images (default: all "
+        f"{FASHION_MNIST_TRAIN_IMAGES - default.val_size:,}; --quick: {quick.train_limit:,})",
     )
     run.add_argument(
-        "--val-limit", type=_positive_int, help="use a stratified subset of validation images"
+        "--val-limit",
+        type=_positive_int,
+        help="use a stratified subset of this many validation images (default: all "
+        f"{default.val_size:,}; --quick: {quick.val_limit:,})",
     )
     run.add_argument(
         "--workers",
@@ -151,16 +189,39 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     run.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     run.add_argument(
-        "--space", type=Path, dest="space_file", help="search-space TOML (see study/spaces/)"
+        "--space",
+        type=Path,
+        dest="space_file",
+        help="search-space TOML (default: study/spaces/default.toml; "
+        "--preset accurate: study/spaces/accurate.toml)",
     )
     run.add_argument(
         "--preset",
         choices=PRESETS,
         default="default",
-        help="quick: 5,000 training images, 2 epochs, 4 trials (about a minute); "
-        "accurate: the wide space of study/spaces/accurate.toml, 30 epochs, 60 trials",
+        help=f"quick: {quick.train_limit:,} training images, {quick.epochs} epochs, "
+        f"{quick.n_trials} trials (about a minute); accurate: the wide space of "
+        f"study/spaces/accurate.toml, {accurate.epochs} epochs, {accurate.n_trials} trials "
+        "(default: %(default)s)",
     )
     run.add_argument("--quick", action="store_true", help="the same as --preset quick")
+    loudness = run.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const=2,
+        help="also a line per epoch of every trial",
+    )
+    loudness.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const=0,
+        help="print only errors and the final summary",
+    )
 
     trials = commands.add_parser("trials", parents=[common], help="list a study's trials")
     trials.add_argument("--csv", type=Path, help="also write the table to this CSV file")
@@ -177,20 +238,30 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="score a model on the 10,000 test images")
     evaluate.add_argument("--model", type=Path, required=True, help="a .keras file")
     evaluate.add_argument("--json", type=Path, help="also write the results as JSON")
-    evaluate.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
+    evaluate.add_argument("--data-dir", type=Path, help=data_dir_help)
 
     predict = commands.add_parser("predict", help="classify your own garment images")
     predict.add_argument("--model", type=Path, required=True, help="a .keras file")
     predict.add_argument("images", nargs="+", type=Path, help="PNG or JPEG files")
-    predict.add_argument("--top", type=_positive_int, default=3, help="classes shown per image")
+    predict.add_argument(
+        "--top",
+        type=_positive_int,
+        default=3,
+        help="classes shown per image (default: %(default)s)",
+    )
 
     dashboard = commands.add_parser(
         "dashboard", parents=[common], help="browse the trials in optuna-dashboard"
     )
-    dashboard.add_argument("--port", type=_port, default=8080, help="(default: %(default)s)")
+    dashboard.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_DASHBOARD_PORT,
+        help="port to serve on (default: %(default)s)",
+    )
     dashboard.add_argument(
         "--host",
-        default="127.0.0.1",
+        default=DEFAULT_DASHBOARD_HOST,
         help="address to bind (default: %(default)s); the dashboard has no login",
     )
 
@@ -198,7 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
         "report", parents=[common], help="write report.html and report.pdf for a study"
     )
     report.add_argument(
-        "--seeds", type=_positive_int, default=3, help="retraining seeds per model (default: 3)"
+        "--seeds",
+        type=_positive_int,
+        default=DEFAULT_REPORT_SEEDS,
+        help="retraining seeds per model (default: %(default)s)",
     )
     report.add_argument(
         "--out",
@@ -206,7 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder (default: RESULTS_DIR/STUDY_NAME, made a safe folder name)",
     )
     report.add_argument("--retrain", action="store_true", help="retrain even if cached")
-    report.add_argument("--epochs", type=_positive_int, help="default: the study's epochs")
+    report.add_argument(
+        "--epochs", type=_positive_int, help="retraining epochs (default: the study's epochs)"
+    )
     report.add_argument(
         "--train-limit", type=_positive_int, help="stratified training subset (default: all)"
     )
@@ -214,13 +290,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-limit", type=_positive_int, help="stratified test subset (default: all)"
     )
     report.add_argument("--no-pdf", action="store_true", help="write report.html only")
-    report.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
+    report.add_argument("--data-dir", type=Path, help=data_dir_help)
+
+    commands.add_parser("studies", parents=[_places()], help="list the studies of a storage")
+    delete_study = commands.add_parser(
+        "delete-study",
+        parents=[_places()],
+        help="delete a study, its trials' model files and its export and report folder",
+    )
+    delete_study.add_argument("--study-name", required=True, help="the study to delete")
+    delete_study.add_argument("-y", "--yes", action="store_true", help="do not ask first")
+    delete_study.add_argument(
+        "--keep-files",
+        action="store_true",
+        help="delete only the study in the storage; name the files left",
+    )
 
     bench = commands.add_parser(
         "bench", help="measure training speed, trial overhead, workers, pruning and memory"
     )
     bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    bench.add_argument("--data-dir", type=Path, help="folder with the four *-ubyte.gz files")
+    bench.add_argument("--data-dir", type=Path, help=data_dir_help)
     bench.add_argument(
         "--quick", action="store_true", help="every figure on a few thousand images (a minute)"
     )
@@ -229,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
+    from study.quiet import quiet_tensorflow
+
+    # TensorFlow's start-up chatter would hide our progress lines; its errors still show.
+    quiet_tensorflow()
     args = build_parser().parse_args(argv)
     import optuna
 
@@ -264,7 +358,7 @@ def _storage_url(args: argparse.Namespace) -> str:
 _RUN_FIELDS = (
     "study_name", "storage", "results_dir", "n_trials", "max_trials", "timeout", "epochs",
     "sampler", "pruner", "seed", "data_dir", "train_limit", "val_limit", "workers", "threads",
-    "heartbeat_interval", "trials_per_process", "space_file",
+    "heartbeat_interval", "trials_per_process", "space_file", "verbosity",
 )  # fmt: skip
 
 
@@ -395,6 +489,24 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _studies(args: argparse.Namespace) -> int:
+    from study.manage import format_studies, list_studies
+
+    print(format_studies(list_studies(_storage_url(args))))
+    return 0
+
+
+def _delete_study(args: argparse.Namespace) -> int:
+    from study.manage import confirmed, delete, plan_deletion
+
+    plan = plan_deletion(_storage_url(args), args.study_name, args.results_dir)
+    if not confirmed(plan.question, args.yes):
+        print("nothing deleted")
+        return 0
+    print("\n".join(delete(plan, keep_files=args.keep_files)))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from study.bench import BenchSizes, render, run_bench, write_json
     from study.paths import check_writable_file
@@ -417,6 +529,8 @@ COMMANDS = {
     "predict": _predict,
     "dashboard": _dashboard,
     "report": _report,
+    "studies": _studies,
+    "delete-study": _delete_study,
     "bench": _bench,
 }
 

@@ -16,10 +16,10 @@ from optuna_dashboard import run_server
 
 from study.artifacts import artifact_store
 from study.errors import StudyError
+from study.settings import DEFAULT_DASHBOARD_HOST as DEFAULT_HOST
+from study.settings import DEFAULT_DASHBOARD_PORT as DEFAULT_PORT
 from study.storage import open_existing_storage
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8080  # optuna-dashboard's own default
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 

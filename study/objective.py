@@ -6,7 +6,8 @@ import math
 import os
 import socket
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ class Objective:
         base_model: model settings the space does not sample.
         artifact_store: where completed trials' best-epoch models are kept, if anywhere.
         callbacks: extra Keras callbacks for every trial's training (timers, probes).
+        epoch_lines: where a line per finished epoch goes (``run -v``), if anywhere.
         tell_budget: tell the sampler each trial's distance to the parameter budget
             (``trial.set_constraint``); off, an over-budget trial is only pruned.
     """
@@ -57,6 +59,7 @@ class Objective:
     base_model: ModelConfig = ModelConfig.classic()  # noqa: RUF009 (frozen, so shared is fine)
     artifact_store: FileSystemArtifactStore | None = None
     callbacks: Sequence[keras.callbacks.Callback] = ()
+    epoch_lines: Callable[[str], None] | None = None
     tell_budget: bool = True
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -91,6 +94,7 @@ class Objective:
                 self.splits,
                 callbacks=[
                     PruningCallback(trial, train_config.epochs, train_config.warmup_epochs),
+                    *self._epoch_lines(trial.number, train_config.epochs),
                     *self.callbacks,
                 ],
                 recorder=recorder,
@@ -115,6 +119,9 @@ class Objective:
             save_trial_model(trial, result, self.artifact_store)
         return value
 
+    def _epoch_lines(self, number: int, epochs: int) -> list[keras.callbacks.Callback]:
+        return [] if self.epoch_lines is None else [EpochLines(self.epoch_lines, number, epochs)]
+
 
 class PruningCallback(keras.callbacks.Callback):
     """Reports each epoch's validation accuracy to the trial and prunes when the pruner says.
@@ -137,6 +144,30 @@ class PruningCallback(keras.callbacks.Callback):
         done = epoch + 1
         if self.warmup_epochs < done < self.epochs and self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at epoch {done}")
+
+
+class EpochLines(keras.callbacks.Callback):
+    """Passes a line per finished epoch to ``write`` (``lenet-study run -v``)."""
+
+    def __init__(self, write: Callable[[str], None], trial_number: int, epochs: int) -> None:
+        super().__init__()
+        self.write = write
+        self.trial_number = trial_number
+        self.epochs = epochs
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        values = "  ".join(
+            f"{key} {float(logs[key]):.4f}" for key in ("loss", METRIC) if key in logs
+        )
+        seconds = time.perf_counter() - self._start
+        self.write(
+            f"trial {self.trial_number:>3}  epoch {epoch + 1:>2}/{self.epochs}  {values}  "
+            f"{seconds:5.1f} s"
+        )
 
 
 def _record(

@@ -12,13 +12,14 @@ from typing import Any, TextIO
 
 import optuna
 from optuna.study import MaxTrialsCallback
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from lenet import Splits, load_fashion_mnist, train_val_split
 from study.artifacts import artifact_store
 from study.paths import check_writable_folder
+from study.progress import QUIET, VERBOSE, Progress, header, next_commands
 from study.provenance import versions
-from study.results import summarize_best
+from study.results import best_trial_or_none, summarize_best
 from study.samplers import SEED_RULE, make_pruner, make_sampler
 from study.settings import RunSettings
 from study.storage import (
@@ -26,6 +27,7 @@ from study.storage import (
     check_storage,
     create_or_load_study,
     open_storage,
+    stored_manifest,
     total_reached,
     trials_started,
 )
@@ -38,23 +40,6 @@ def load_splits(settings: RunSettings) -> tuple[Splits, dict[str, str]]:
         data, settings.val_size, settings.seed, settings.train_limit, settings.val_limit
     )
     return splits, data.checksums
-
-
-def format_trial(trial: FrozenTrial) -> str:
-    """One progress line: number, state, value, epochs run, seconds."""
-    seconds = trial.duration.total_seconds() if trial.duration else float("nan")
-    value = f"{trial.value:.4f}" if trial.value is not None else "-"
-    if trial.state == TrialState.PRUNED and trial.intermediate_values:
-        value = f"({max(trial.intermediate_values.values()):.4f})"
-    epochs = trial.user_attrs.get("epochs_run", len(trial.intermediate_values))
-    line = (
-        f"trial {trial.number:>3}  {trial.state.name:<8}  val_accuracy {value:>8}  "
-        f"epochs {epochs:>2}  {seconds:6.1f} s"
-    )
-    end = trial.user_attrs.get("end", "")
-    if end.startswith("failed"):
-        line += f"  {end}"
-    return line
 
 
 @contextmanager
@@ -79,8 +64,11 @@ def run_study(
     settings: RunSettings,
     out: TextIO | None = None,
     callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] | None = None,
+    progress: Progress | None = None,
 ) -> optuna.Study:
     """Creates or resumes the study and runs ``settings.n_trials`` more trials.
+
+    Its header and trial lines go to ``progress`` (default: plain lines on ``out``).
 
     With ``settings.max_trials``, it stops once the study has started that many trials,
     counting every worker's: each worker of one study can be given the same total. Two workers
@@ -98,7 +86,8 @@ def run_study(
     from lenet import TrainConfig, TrainingDiverged, set_threads
     from study.objective import Objective
 
-    out = out or sys.stdout
+    if progress is None:
+        progress = Progress(settings.n_trials, settings.verbosity, out or sys.stdout, bar=False)
     if settings.threads is not None:
         set_threads(settings.threads)
     space = settings.search_space()  # first: a bad space file fails before anything starts
@@ -121,8 +110,10 @@ def run_study(
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    stored = stored_manifest(storage, settings.study_name)
     study = create_or_load_study(storage, settings.study_name, sampler, pruner, manifest)
     store = artifact_store(settings.results_dir, create=True)  # once the study is accepted
+    progress.header(header(settings, len(study.trials), stored))
     for point in space.enqueue:  # once per study: a point already tried or waiting is skipped
         study.enqueue_trial(dict(point), skip_if_exists=True)
     objective = Objective(
@@ -130,18 +121,11 @@ def run_study(
         base_train=TrainConfig(epochs=settings.epochs, seed=settings.seed),
         space=space,
         artifact_store=store,
-    )
-    print(
-        f"study {settings.study_name!r} in {settings.storage_url}: "
-        f"{len(study.trials)} earlier trials; {splits.describe()}; "
-        f"{settings.epochs} epochs per trial, {settings.sampler} sampler, "
-        f"{settings.pruner} pruner",
-        file=out,
-        flush=True,
+        epoch_lines=progress.epoch if settings.verbosity >= VERBOSE else None,
     )
 
-    def progress(study: optuna.Study, trial: FrozenTrial) -> None:
-        print(format_trial(trial), file=out, flush=True)
+    def report_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        progress.trial(trial)
 
     n_trials = settings.n_trials
     until: list[Callable[[optuna.Study, FrozenTrial], None]] = []
@@ -149,7 +133,7 @@ def run_study(
         started = trials_started(storage, settings.study_name)
         left = max(0, settings.max_trials - started)
         if not left:
-            print(total_reached(started, settings.max_trials), file=out, flush=True)
+            progress.note(total_reached(started, settings.max_trials))
         n_trials = left if n_trials is None else min(n_trials, left)
         # Last, so that it counts the other workers' trials as late as possible.
         until = [MaxTrialsCallback(settings.max_trials, states=STARTED)]
@@ -170,7 +154,7 @@ def run_study(
             n_trials=n_trials,
             timeout=settings.timeout,
             catch=(TrainingDiverged,),
-            callbacks=[record_trial, progress, *(callbacks or []), *until],
+            callbacks=[record_trial, report_trial, *(callbacks or []), *until],
             gc_after_trial=True,
         )
     return study
@@ -182,18 +166,21 @@ def run(settings: RunSettings, supervised: bool = False, out: TextIO | None = No
     The trials run in this process when there is one worker and at most
     ``trials_per_process`` of them, and in worker processes otherwise (see
     ``study.workers``). A ``supervised`` process is one of those workers: it runs its trials
-    and leaves the summary to its supervisor.
+    and prints nothing but its epoch lines with -v; its supervisor prints the header, each
+    finished trial and the summary.
 
     Returns:
         The exit code: 0, or the first failed worker's.
     """
     out = out or sys.stdout
     if supervised:
-        run_study(settings, out)
+        worker = Progress(verbosity=settings.verbosity, out=out, bar=False, worker=True)
+        run_study(settings, out, progress=worker)
         return 0
     settings.search_space()  # a bad space file: one error here, not one per worker
     check_storage(settings.storage_url)
     check_writable_folder(settings.results_dir, "results folder")
+    progress = Progress(settings.n_trials, settings.verbosity, out)
     if settings.workers > 1 or settings.recycles:
         from lenet.data import find_data_dir
         from study.storage import load_study
@@ -201,9 +188,15 @@ def run(settings: RunSettings, supervised: bool = False, out: TextIO | None = No
 
         # Missing data files: one error here, before the workers' database is created.
         find_data_dir(settings.data_dir)
-
-        code = run_workers(settings)
-        print(summarize_best(load_study(settings.storage_url, settings.study_name)), file=out)
-        return code
-    print(summarize_best(run_study(settings, out)), file=out)
-    return 0
+        code = run_workers(settings, progress)
+        study = load_study(settings.storage_url, settings.study_name)
+    else:
+        try:
+            study = run_study(settings, out, progress=progress)
+        finally:
+            progress.close()
+        code = 0
+    print(summarize_best(study), file=out)
+    if settings.verbosity > QUIET and best_trial_or_none(study) is not None:
+        print("next:\n" + "\n".join(f"  {line}" for line in next_commands(settings)), file=out)
+    return code

@@ -19,6 +19,10 @@ DEFAULT_WORKERS = 2
 # A worker's trials run in fresh processes of this many: oneDNN caches compiled kernels per
 # tensor shape until the process ends, so memory grows with each new shape (docs/performance.md).
 DEFAULT_TRIALS_PER_PROCESS = 10
+DEFAULT_REPORT_SEEDS = 3  # `report`: retraining seeds per configuration
+DEFAULT_DASHBOARD_HOST = "127.0.0.1"  # local only: the dashboard has no login
+DEFAULT_DASHBOARD_PORT = 8080  # optuna-dashboard's own default
+FASHION_MNIST_TRAIN_IMAGES = 60_000  # the validation images are taken from these
 
 
 def default_storage(results_dir: Path = DEFAULT_RESULTS_DIR) -> str:
@@ -48,6 +52,7 @@ class RunSettings:
     heartbeat_interval: int = 10  # seconds; a dead worker's trial fails after 3 missed beats
     trials_per_process: int | None = DEFAULT_TRIALS_PER_PROCESS  # None: all in one process
     space_file: Path | None = None  # search-space TOML; None: study/spaces/default.toml
+    verbosity: int = 1  # 0 (-q): errors and the summary; 2 (-v): a line per epoch too
 
     def __post_init__(self) -> None:
         check_study_name(self.study_name)  # `run` refuses a name no one could type back

@@ -165,7 +165,7 @@ def open_storage(
             ) from None
     heartbeat_kwargs: dict[str, Any] = {}
     if heartbeat_interval is not None:
-        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
+        with warnings.catch_warnings():  # "experimental" since Optuna 2.8, and stable since
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             retry = RetryHeartbeatStaleTrialCallback(MAX_RETRY)
         heartbeat_kwargs = {
@@ -207,6 +207,16 @@ def trials_started(storage: BaseStorage, study_name: str) -> int:
     except KeyError:
         return 0
     return storage.get_n_trials(study_id, STARTED)
+
+
+def stored_manifest(storage: BaseStorage, study_name: str) -> dict[str, Any] | None:
+    """The manifest the study was created with; None if there is no such study (yet)."""
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return None
+    manifest = storage.get_study_user_attrs(study_id).get("manifest")
+    return dict(manifest) if isinstance(manifest, Mapping) else None
 
 
 def total_reached(started: int, total: int) -> str:

@@ -16,8 +16,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from study.progress import VERBOSE, Progress, header
 from study.settings import RunSettings
-from study.storage import open_storage, total_reached, trials_started
+from study.storage import open_storage, stored_manifest, total_reached, trials_started
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -58,6 +64,8 @@ def to_argv(settings: RunSettings, worker_index: int = 0) -> list[str]:
     }
     # A worker process runs its trials itself: it never supervises in turn.
     argv = ["run", "--supervised", "--workers", "1", "--worker-index", str(worker_index)]
+    if settings.verbosity >= VERBOSE:
+        argv.append("--verbose")  # its epoch lines; its supervisor prints the rest
     for flag, value in options.items():
         if value is not None:
             argv += [flag, str(value)]
@@ -89,7 +97,43 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def run_workers(settings: RunSettings) -> int:
+class FinishedTrials:
+    """The study's trials that finished since this was made, read from the storage, which
+    every worker process writes to."""
+
+    def __init__(self, storage: BaseStorage, study_name: str) -> None:
+        self.storage = storage
+        self.study_name = study_name
+        self.seen = {t.number for t in self._read()}
+
+    def _study_id(self) -> int | None:
+        try:
+            return self.storage.get_study_id_from_name(self.study_name)
+        except KeyError:  # not created yet: the workers create it
+            return None
+
+    def _read(self) -> list[FrozenTrial]:
+        study_id = self._study_id()
+        if study_id is None:
+            return []
+        return self.storage.get_all_trials(study_id, deepcopy=False, states=FINISHED)
+
+    def new(self) -> list[FrozenTrial]:
+        """The trials finished since the last call, by number."""
+        study_id = self._study_id()
+        # Counting is one cheap query; the trials are read only when there are new ones.
+        if study_id is None or self.storage.get_n_trials(study_id, FINISHED) <= len(self.seen):
+            return []
+        fresh = sorted((t for t in self._read() if t.number not in self.seen), key=_number)
+        self.seen.update(t.number for t in fresh)
+        return fresh
+
+
+def _number(trial: FrozenTrial) -> int:
+    return trial.number
+
+
+def run_workers(settings: RunSettings, progress: Progress | None = None) -> int:
     """Runs ``settings.workers`` worker slots on the study and waits for them.
 
     Each slot runs trials until the study has started ``settings.n_trials`` more than it
@@ -101,6 +145,9 @@ def run_workers(settings: RunSettings) -> int:
     groups, so a terminal's Ctrl-C does not reach them twice); each records its running
     trial as failed, and no further process starts.
 
+    The workers print nothing (but their epoch lines with -v): this process prints the
+    header and, from the storage, each trial as it finishes, to ``progress``.
+
     Returns:
         0 if every process succeeded, else the first failing one's exit code.
     """
@@ -109,9 +156,15 @@ def run_workers(settings: RunSettings) -> int:
     started = trials_started(storage, settings.study_name)
     settings = settings.until_total(started)
     total = settings.max_trials
+    if progress is None:
+        progress = Progress(verbosity=settings.verbosity, bar=False)
+    if total is not None:
+        progress.total = max(0, total - started)
+    finished = FinishedTrials(storage, settings.study_name)
+    progress.header(header(settings, started, stored_manifest(storage, settings.study_name)))
     if total is not None:
         if total <= started:
-            print(total_reached(started, total))
+            progress.note(total_reached(started, total))
             return 0
         # No idle process for a trial nobody runs.
         settings = replace(settings, workers=min(settings.workers, total - started))
@@ -157,6 +210,8 @@ def run_workers(settings: RunSettings) -> int:
                     start_new_session=True,
                     preexec_fn=_die_with_parent,
                 )
+            for trial in finished.new():
+                progress.trial(trial)
             if all(process is None for process in running) and (
                 stopping or all(successors is None for successors in pending)
             ):
@@ -165,5 +220,6 @@ def run_workers(settings: RunSettings) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        progress.close()
     # A worker killed by signal N has returncode -N; report it as a shell would, 128 + N.
     return next((code if code > 0 else 128 - code for code in codes if code != 0), 0)

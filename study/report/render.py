@@ -44,6 +44,9 @@ th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 .missing { color: #a33; font-style: italic; }
 .figure { break-inside: avoid; page-break-inside: avoid; margin: 0.5em 0; }
 .side { display: flex; flex-wrap: wrap; gap: 8px; }
+table.top { width: 100%; font-size: 0.8em; }
+table.top td:last-child, table.top th:last-child { text-align: left; width: 45%;
+                                                  overflow-wrap: anywhere; }
 .grid td { text-align: center; font-size: 0.75em; padding: 2px; }
 pre { background: #f6f6f6; padding: 0.5em; white-space: pre-wrap; word-break: break-all; }
 img { max-width: 100%; height: auto; }
@@ -121,6 +124,15 @@ def _text(value: Any) -> str:
     return "-" if missing else str(value)
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _mean_std(mean: float, std: float, n: int) -> str:
+    """``0.9012 ± 0.0021`` over several seeds; the bare mean for one, which has no spread."""
+    return f"{mean:.4f} ± {std:.4f}" if n > 1 else f"{mean:.4f} (one seed)"
+
+
 def _pairs(rows: dict[str, Any]) -> str:
     return _table(pd.DataFrame({"": list(rows), "value": [_text(v) for v in rows.values()]}))
 
@@ -171,16 +183,38 @@ def _search(report: Report, study: optuna.Study, figure_html: FigureHTML) -> str
         if name in report.plot_missing:
             parts.append(_missing(report.plot_missing[name]))
             continue
+        if name in report.plot_notes:
+            parts.append(f"<p>{_e(report.plot_notes[name])}</p>")
         try:
             parts.append(_figure(figure_html, search_plot(study, name)))
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:
             parts.append(_missing(f"Optuna could not draw it ({exc})"))
     parts.append(f"<h3>Top {len(report.top_trials)} trials by validation accuracy</h3>")
-    # The trial's end note and per-epoch seconds would push the table past an A4 page.
-    top = report.top_trials.drop(columns=["end", "seconds_per_epoch"], errors="ignore")
-    top = top.rename(columns=lambda name: name.replace("_", " "))  # headers may wrap
-    parts.append(_table(top, _short) if len(top) else _missing("no trials"))
+    parts.append(
+        _top_trials(report.top_trials) if len(report.top_trials) else _missing("no trials")
+    )
     return "\n".join(parts)
+
+
+# The top-trials columns that are not parameters, in the order shown; the end note and the
+# per-epoch seconds are left out.
+_TRIAL_COLUMNS = ("number", "state", "val_accuracy", "duration", "best_epoch", "epochs_run")
+_LEFT_OUT = ("end", "seconds_per_epoch")
+
+
+def _top_trials(top: pd.DataFrame) -> str:
+    """The table with the parameters in one wrapping column: a column each would run past an
+    A4 page's right edge (13 columns for the default space, 19 for the accurate one)."""
+    params = [c for c in top.columns if c not in (*_TRIAL_COLUMNS, "n_params", *_LEFT_OUT)]
+    shown = top[[c for c in (*_TRIAL_COLUMNS, "n_params") if c in top.columns]].copy()
+    shown["parameters"] = [
+        _params({name: row[name] for name in params if pd.notna(row[name])})
+        for _, row in top.iterrows()
+    ]
+    shown = shown.rename(columns=lambda name: name.replace("_", " "))  # headers may wrap
+    return shown.to_html(
+        index=False, border=0, na_rep="-", float_format=_short, escape=True, classes="top"
+    )
 
 
 def _comparison(report: Report, figure_html: FigureHTML) -> str:
@@ -192,7 +226,7 @@ def _comparison(report: Report, figure_html: FigureHTML) -> str:
         [
             {
                 "model": arm.label,
-                "test accuracy": f"{arm.mean_accuracy:.4f} ± {arm.std_accuracy:.4f}",
+                "test accuracy": _mean_std(arm.mean_accuracy, arm.std_accuracy, len(arm.runs)),
                 "per seed": ", ".join(f"{a:.4f}" for a in arm.accuracies),
                 "parameters": f"{arm.n_params:,}",
                 "training s / run": f"{arm.mean_train_seconds:.1f}",
@@ -227,8 +261,9 @@ def _comparison(report: Report, figure_html: FigureHTML) -> str:
     return "\n".join(
         [
             f"<p>Both configurations were retrained from scratch on {c.train_images:,} training "
-            f"images for {c.epochs} epochs each (no early stopping, no validation split), with "
-            f"seeds {', '.join(map(str, seeds))}, and scored once on {c.test_images:,} test "
+            f"images for {_plural(c.epochs, 'epoch')} each (no early stopping, no validation "
+            f"split), with seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}, and "
+            f"scored once on {c.test_images:,} test "
             f"images; nothing was selected on the test set. Results {note}.</p>",
             _table(summary),
             "<h3>Paired test on the test predictions</h3>",

@@ -157,7 +157,8 @@ def retrain(
             if progress is not None:
                 progress(
                     f"retrained {name}, seed {seed}: test accuracy {run.accuracy:.4f} "
-                    f"({settings.epochs} epochs, {run.train_seconds:.0f} s)"
+                    f"({settings.epochs} epoch{'s' * (settings.epochs != 1)}, "
+                    f"{run.train_seconds:.0f} s)"
                 )
     return RetrainResult(settings, arms["baseline"], arms["best"], test_idx.tolist())
 

@@ -27,6 +27,8 @@ CONFUSED_PAIRS = 6
 MISCLASSIFIED_SHOWN = 24
 # Optuna's plots and the minimum completed trials each needs to say anything.
 PLOT_MIN_COMPLETED = {"history": 1, "importances": 2, "parallel": 2, "slice": 1}
+# fANOVA fits a random forest to the completed trials; with fewer, its ranking is mostly noise.
+IMPORTANCES_RELIABLE_FROM = 10
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class Report:
     facts: StudyFacts
     top_trials: pd.DataFrame
     plot_missing: dict[str, str]  # plot name -> why it is not drawn
+    plot_notes: dict[str, str]  # plot name -> what to keep in mind reading it
     comparison: Comparison | None
     comparison_missing: str | None
     provenance: dict[str, Any]
@@ -192,6 +195,17 @@ def plot_missing(n_complete: int) -> dict[str, str]:
         for name, need in PLOT_MIN_COMPLETED.items()
         if n_complete < need
     }
+
+
+def plot_notes(n_complete: int) -> dict[str, str]:
+    """What each drawn Optuna plot rests on: the importances, on how many trials."""
+    note = f"From {n_complete} completed trial{'s' * (n_complete != 1)}"
+    if n_complete < IMPORTANCES_RELIABLE_FROM:
+        note += (
+            f"; fANOVA importances from fewer than ~{IMPORTANCES_RELIABLE_FROM} trials "
+            "are unreliable"
+        )
+    return {"importances": note + "."}
 
 
 def mcnemar(seed: int, y: np.ndarray, baseline: RetrainRun, best: RetrainRun) -> McNemar:
@@ -305,6 +319,7 @@ def summarize(
         facts=facts,
         top_trials=table,
         plot_missing=plot_missing(facts.n_complete),
+        plot_notes=plot_notes(facts.n_complete),
         comparison=comparison,
         comparison_missing=None
         if comparison

@@ -15,6 +15,7 @@ from study.report.pdf import find_chromium, print_pdf, static_export
 from study.report.render import interactive_figure, page, static_figure
 from study.report.retrain import BASELINE_TRAIN, CACHE_FILE, RetrainSettings, retrain_or_load
 from study.report.summary import Report, best_trial_or_none, summarize
+from study.settings import DEFAULT_REPORT_SEEDS
 from study.storage import load_study
 
 
@@ -26,7 +27,7 @@ class ReportOptions:
     study_name: str
     out: Path  # folder for report.html, report.pdf and the retraining cache
     command: str  # the command line, quoted, as shown in the report
-    seeds: int = 3  # retraining seeds per configuration: 0 .. seeds - 1
+    seeds: int = DEFAULT_REPORT_SEEDS  # retraining seeds per configuration: 0 .. seeds - 1
     epochs: int | None = None  # retraining epochs; None: the study's epochs per trial
     train_limit: int | None = None  # stratified subset of the 60,000 training images
     test_limit: int | None = None  # stratified subset of the 10,000 test images

@@ -100,9 +100,19 @@ def test_unparsable_storage_url_exits_2_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", ["trials", "export", "report", "dashboard"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["trials"],
+        ["export"],
+        ["report"],
+        ["dashboard"],
+        ["studies"],
+        ["delete-study", "--study-name", "s", "--yes"],
+    ],
+)
 def test_read_commands_on_a_missing_storage_create_nothing(tmp_path, capsys, command):
-    assert main([command, *_where(tmp_path)]) == 1
+    assert main([*command, *_where(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert f"no storage at {tmp_path / 'db.sqlite'}" in err
     assert list(tmp_path.iterdir()) == []
@@ -183,3 +193,109 @@ def test_reading_a_study_and_supervising_workers_do_not_load_tensorflow(tmp_path
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["1", "False"]  # no such study yet: exit 1, no TensorFlow
+
+
+_TENSORFLOW_START_UP = (
+    "absl::InitializeLog",
+    "oneDNN custom operations",
+    "Could not find cuda drivers",
+    "failed call to cuInit",
+    "cpu_feature_guard",
+)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])  # in the run process; in worker processes
+def test_run_prints_no_tensorflow_start_up_lines(tmp_path, workers):
+    argv = ["run", "--quick", "--n-trials", "2", "--epochs", "1", "--workers", workers]
+    result = subprocess.run(
+        [sys.executable, "-m", "study.cli", *argv, *_where(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "best: trial" in result.stdout  # it did train
+    assert [m for m in _TENSORFLOW_START_UP if m in result.stderr] == []
+    assert result.stderr == ""
+
+
+def test_workers_share_one_header_and_the_supervisor_prints_each_trial_once(tmp_path, capfd):
+    argv = ["run", "--quick", "--n-trials", "3", "--epochs", "1", "--workers", "2"]
+    assert main([*argv, *_where(tmp_path)]) == 0
+    out = capfd.readouterr().out
+    assert out.count("study 'lenet5-fashion-mnist'") == 1
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("trial ")] == [
+        "0",
+        "1",
+        "2",
+    ]
+
+
+def test_quiet_prints_only_the_summary(tmp_path, capsys):
+    assert main(["run", *TINY, "--quiet", *_where(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 trials (") and "best: trial" in out
+    assert "study '" not in out and "trial   0" not in out and "next:" not in out
+
+
+def test_verbose_adds_a_line_per_epoch(tmp_path, capsys):
+    argv = ["run", *TINY, "--epochs", "2", "--pruner", "none", "--verbose"]
+    assert main([*argv, *_where(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "trial   0  epoch  1/2  loss" in out and "trial   1  epoch  2/2  loss" in out
+
+
+def test_a_finished_run_ends_with_the_commands_that_show_its_result(tmp_path, capsys):
+    assert main(["run", *TINY, "--study-name", "mine", *_where(tmp_path)]) == 0
+    tail = capsys.readouterr().out.split("next:\n", 1)[1].splitlines()
+    where = f"--study-name mine --storage sqlite:///{tmp_path / 'db.sqlite'} --results-dir"
+    assert [line.split()[1] for line in tail] == ["dashboard", "export", "report"]
+    assert all(where in line for line in tail)
+
+
+def _subcommands() -> dict:
+    import argparse
+
+    from study.cli import build_parser
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(commands.choices)
+
+
+@pytest.mark.parametrize("command", sorted(_subcommands()))
+def test_every_option_has_help_text(command):
+    import argparse
+
+    for action in _subcommands()[command]._actions:
+        if action.help == argparse.SUPPRESS:
+            continue  # --supervised and --worker-index: set by `run` for its workers
+        assert action.help, f"{command} {action.option_strings or action.dest} has no help"
+        if action.default not in (None, False, argparse.SUPPRESS) and action.dest != "help":
+            assert "%(default)s" in action.help or str(action.default) in action.help, (
+                f"{command} {action.option_strings} does not show its default"
+            )
+
+
+def test_run_help_shows_the_defaults_of_run_settings_and_the_presets(capsys):
+    from study.settings import RunSettings
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    default, quick = RunSettings(), RunSettings.quick()
+    assert f"trials to add (default: {default.n_trials}; --quick: {quick.n_trials};" in text
+    assert f"epochs per trial (default: {default.epochs}; --quick: {quick.epochs};" in text
+    assert f"(default: {default.workers})" in text and f"(default: {default.sampler})" in text
+
+
+def test_resuming_with_another_sampler_says_so_in_the_header(tmp_path, capsys):
+    assert main(["run", *TINY, "--n-trials", "1", *_where(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["run", *TINY, "--n-trials", "1", "--sampler", "random", *_where(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "resumed: created with sampler tpe, now random" in out
+    study = optuna.load_study(
+        study_name="lenet5-fashion-mnist", storage=f"sqlite:///{tmp_path / 'db.sqlite'}"
+    )
+    manifest = study.user_attrs["manifest"]
+    assert (manifest["sampler"], manifest["pruner"]) == ("tpe", "hyperband")  # as created

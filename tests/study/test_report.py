@@ -182,6 +182,7 @@ def test_a_study_without_completed_trials_still_gets_a_report(reported, tmp_path
 
 
 def test_report_of_a_missing_study_exits_1_with_one_line(tmp_path, capsys):
+    # The storage exists (a missing one is test_cli's), the study does not.
     optuna.create_study(study_name="other", storage=f"sqlite:///{tmp_path / 'db.sqlite'}")
     assert main(["report", *_where(tmp_path), "--study-name", "nope"]) == 1
     err = capsys.readouterr().err.strip()
@@ -300,3 +301,79 @@ def test_the_report_shows_a_dash_for_what_is_missing_never_none(tmp_path):
     assert re.search(r"<td>epochs saved by pruning</td>\s*<td>2 \(67%\)</td>", text)
     assert re.search(r"<td>seed</td>\s*<td>-</td>", text)
     assert "train_limit -" in text
+
+
+def _html(reported: Path) -> str:
+    return (reported / NAME / "report.html").read_text(encoding="utf-8")
+
+
+def test_one_seed_shows_its_accuracy_without_a_spread(reported):
+    text = _html(reported)  # the fixture retrains with --seeds 1
+    assert "±" not in text
+    assert "(one seed)" in text
+
+
+def test_one_epoch_is_said_in_the_singular(reported):
+    text = _html(reported)  # --epochs 1
+    assert "1 epochs" not in text and "for 1 epoch each" in text
+
+
+def test_importances_say_how_many_completed_trials_they_rest_on(reported):
+    text = _html(reported)
+    assert "From 2 completed trials; fANOVA importances from fewer than ~10" in text
+
+
+class _TopTable(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = False
+        self.headers: list[str] = []
+        self._header = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and "top" in (dict(attrs).get("class") or ""):
+            self.inside = True
+        self._header = self.inside and tag == "th"
+
+    def handle_endtag(self, tag: str) -> None:
+        self.inside = self.inside and tag != "table"
+        self._header = False
+
+    def handle_data(self, data: str) -> None:
+        if self._header and data.strip():
+            self.headers.append(data.strip())
+
+
+def test_top_trials_table_puts_the_parameters_in_one_column_to_fit_the_page(reported):
+    table = _TopTable()
+    table.feed(_html(reported))
+    # One column per parameter made 13 for the default space, past an A4 page's right edge.
+    assert table.headers[-1] == "parameters" and len(table.headers) <= 8
+    assert "learning_rate=" in _html(reported)
+
+
+def test_optimization_history_ticks_fall_on_whole_trial_numbers(tmp_path):
+    from study.report.figures import search_plot
+
+    few = optuna.create_study(direction="maximize")
+    for value in (0.5, 0.6):
+        few.add_trial(optuna.trial.create_trial(value=value, params={}, distributions={}))
+    axis = search_plot(few, "history").layout.xaxis
+    assert (axis.tick0, axis.dtick) == (0, 1)
+    for value in range(35):
+        few.add_trial(optuna.trial.create_trial(value=value / 100))
+    assert search_plot(few, "history").layout.xaxis.dtick == 4
+
+
+def test_the_slice_plots_colour_bar_of_trial_numbers_ticks_whole_numbers():
+    from study.report.figures import search_plot
+
+    few = optuna.create_study(direction="maximize")
+    x = optuna.distributions.FloatDistribution(0, 1)
+    for value in (0.2, 0.4, 0.6):
+        few.add_trial(
+            optuna.trial.create_trial(value=value, params={"x": value}, distributions={"x": x})
+        )
+    traces = search_plot(few, "slice").data
+    bars = [t.marker.colorbar for t in traces if t.marker.colorbar.title.text == "Trial"]
+    assert bars and all(bar.dtick == 1 for bar in bars)

@@ -1,0 +1,181 @@
+"""What ``lenet-study run`` prints: one header, one line per trial or a progress bar, and the
+commands to run next. Light to import: the worker supervisor uses it without TensorFlow."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from optuna.trial import FrozenTrial, TrialState
+
+from study.settings import (
+    DEFAULT_RESULTS_DIR,
+    DEFAULT_STUDY_NAME,
+    FASHION_MNIST_TRAIN_IMAGES,
+    RunSettings,
+)
+
+QUIET, NORMAL, VERBOSE = 0, 1, 2  # RunSettings.verbosity: -q, neither, -v
+
+
+def format_trial(trial: FrozenTrial) -> str:
+    """One progress line: number, state, value, epochs run, seconds."""
+    seconds = trial.duration.total_seconds() if trial.duration else float("nan")
+    value = f"{trial.value:.4f}" if trial.value is not None else "-"
+    if trial.state == TrialState.PRUNED and trial.intermediate_values:
+        value = f"({max(trial.intermediate_values.values()):.4f})"
+    epochs = trial.user_attrs.get("epochs_run", len(trial.intermediate_values))
+    line = (
+        f"trial {trial.number:>3}  {trial.state.name:<8}  val_accuracy {value:>8}  "
+        f"epochs {epochs:>2}  {seconds:6.1f} s"
+    )
+    end = trial.user_attrs.get("end", "")
+    if end.startswith("failed"):
+        line += f"  {end}"
+    return line
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 epoch``, ``2 epochs``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def data_sizes(settings: RunSettings) -> tuple[int, int]:
+    """The training and validation images a run of ``settings`` uses, without loading them."""
+    train = FASHION_MNIST_TRAIN_IMAGES - settings.val_size
+    val = settings.val_size
+    if settings.train_limit is not None:
+        train = min(train, settings.train_limit)
+    if settings.val_limit is not None:
+        val = min(val, settings.val_limit)
+    return train, val
+
+
+def resumed_with_other(stored: Mapping[str, Any] | None, settings: RunSettings) -> str | None:
+    """``created with sampler tpe, now random`` when a resumed study was made with another
+    sampler or pruner than this run's; None for a new study or the same ones."""
+    if not stored:
+        return None
+    changes = [
+        f"{name} {stored[name]}, now {ours}"
+        for name, ours in (("sampler", settings.sampler), ("pruner", settings.pruner))
+        if stored.get(name) not in (None, ours)
+    ]
+    return "created with " + " and ".join(changes) if changes else None
+
+
+def header(
+    settings: RunSettings, earlier_trials: int, stored: Mapping[str, Any] | None = None
+) -> str:
+    """The run's one header line.
+
+    Args:
+        earlier_trials: the study's trials before this run.
+        stored: the manifest the study was created with, if it exists.
+    """
+    train, val = data_sizes(settings)
+    workers = f", {plural(settings.workers, 'worker')}" if settings.workers > 1 else ""
+    line = (
+        f"study {settings.study_name!r} in {settings.storage_url}: "
+        f"{plural(earlier_trials, 'earlier trial')}; "
+        f"{train:,} training and {val:,} validation images; "
+        f"{plural(settings.epochs, 'epoch')} per trial, {settings.sampler} sampler, "
+        f"{settings.pruner} pruner{workers}"
+    )
+    other = resumed_with_other(stored, settings)
+    return line + (f"\nresumed: {other}" if other else "")
+
+
+def next_commands(settings: RunSettings) -> list[str]:
+    """The commands that show this run's result, with its non-default study and places."""
+    where: list[str] = []
+    if settings.study_name != DEFAULT_STUDY_NAME:
+        where += ["--study-name", settings.study_name]
+    if settings.storage is not None:
+        where += ["--storage", settings.storage]
+    if settings.results_dir != DEFAULT_RESULTS_DIR:
+        where += ["--results-dir", str(settings.results_dir)]
+    lines = {
+        shlex.join(["lenet-study", command, *where]): why
+        for command, why in (
+            ("dashboard", "browse the trials"),
+            ("export", "the best model and its record"),
+            ("report", "report.html and report.pdf"),
+        )
+    }
+    width = max(map(len, lines))
+    return [f"{line:<{width}}  # {why}" for line, why in lines.items()]
+
+
+class Progress:
+    """The lines of one run: a tqdm bar on a terminal's stderr, else plain lines on ``out``.
+
+    Args:
+        total: trials this run will add, if known (the bar's length).
+        verbosity: ``QUIET`` prints nothing here (the summary is printed by the caller),
+            ``NORMAL`` the header and one line per trial, ``VERBOSE`` also epoch lines.
+        bar: draw a bar; default: when stderr is a terminal and not ``QUIET``.
+        worker: a supervised worker process, whose supervisor prints the header and the
+            trials: it prints its epoch lines with ``VERBOSE``, and nothing else.
+    """
+
+    def __init__(
+        self,
+        total: int | None = None,
+        verbosity: int = NORMAL,
+        out: TextIO | None = None,
+        bar: bool | None = None,
+        worker: bool = False,
+    ) -> None:
+        self.out = out or sys.stdout
+        self.worker = worker
+        self.verbosity = verbosity
+        self.total = total
+        self.best: float | None = None
+        self._bar: Any = None
+        if bar is None:
+            bar = verbosity > QUIET and not worker and sys.stderr.isatty()
+        self.show_bar = bar
+
+    def _write(self, line: str) -> None:
+        if self._bar is not None:
+            self._bar.write(line, file=self.out)
+        else:
+            print(line, file=self.out, flush=True)
+
+    def header(self, line: str) -> None:
+        if self.verbosity > QUIET and not self.worker:
+            self._write(line)
+        if self.show_bar and self._bar is None:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.total, unit="trial", file=sys.stderr, dynamic_ncols=True)
+
+    def note(self, line: str) -> None:
+        """A line worth seeing unless -q (e.g. nothing left to run)."""
+        if self.verbosity > QUIET and not self.worker:
+            self._write(line)
+
+    def epoch(self, line: str) -> None:
+        if self.verbosity >= VERBOSE:
+            self._write(line)
+
+    def trial(self, trial: FrozenTrial) -> None:
+        if trial.state == TrialState.COMPLETE and trial.value is not None:
+            self.best = trial.value if self.best is None else max(self.best, trial.value)
+        if self._bar is not None:
+            if self.best is not None:
+                self._bar.set_postfix_str(f"best val_accuracy {self.best:.4f}", refresh=False)
+            self._bar.update(1)
+            # A failed trial's line says why; the bar alone would hide it.
+            if self.verbosity >= VERBOSE or trial.state == TrialState.FAIL:
+                self._write(format_trial(trial))
+        elif self.verbosity > QUIET and not self.worker:
+            self._write(format_trial(trial))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,123 @@
+"""What `run` prints: the header, trial lines, the next commands."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from study.progress import QUIET, VERBOSE, Progress, header, next_commands, resumed_with_other
+from study.settings import RunSettings
+
+
+def test_header_counts_epochs_and_trials_in_the_singular_and_plural():
+    line = header(RunSettings.quick(epochs=1), earlier_trials=1)
+    assert "1 earlier trial;" in line and "1 epoch per trial" in line
+    assert "2 epochs per trial" in header(RunSettings.quick(), earlier_trials=2)
+
+
+def test_header_gives_the_data_sizes_the_run_will_use_without_loading_them():
+    line = header(RunSettings.quick(), earlier_trials=0)
+    assert "5,000 training and 1,000 validation images" in line
+    assert "50,000 training and 10,000 validation images" in header(RunSettings(), 0)
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ({"sampler": "tpe", "pruner": "hyperband"}, "created with sampler tpe, now random"),
+        (
+            {"sampler": "tpe", "pruner": "median"},
+            "created with sampler tpe, now random and pruner median, now hyperband",
+        ),
+        ({"sampler": "random", "pruner": "hyperband"}, None),
+        (None, None),
+    ],
+)
+def test_a_resumed_study_made_with_another_sampler_or_pruner_is_named(stored, expected):
+    settings = RunSettings(sampler="random", pruner="hyperband")
+    assert resumed_with_other(stored, settings) == expected
+    line = header(settings, 3, stored)
+    assert (f"\nresumed: {expected}" in line) if expected else "resumed" not in line
+
+
+def test_next_commands_carry_only_the_places_that_are_not_the_defaults():
+    assert next_commands(RunSettings())[0].startswith("lenet-study dashboard  #")
+    other = RunSettings(study_name="mine", results_dir=Path("out dir"), storage="sqlite:///x.db")
+    commands = next_commands(other)
+    assert [c.split()[1] for c in commands] == ["dashboard", "export", "report"]
+    for command in commands:
+        assert "--study-name mine --storage sqlite:///x.db --results-dir 'out dir'" in command
+
+
+def _trial(number: int, value: float | None, state: TrialState = TrialState.COMPLETE):
+    trial = optuna.trial.create_trial(value=value, state=state)
+    trial.number = number
+    return trial
+
+
+def test_plain_progress_prints_the_header_and_one_line_per_trial():
+    out = io.StringIO()
+    progress = Progress(total=2, out=out, bar=False)
+    progress.header("study 'x'")
+    progress.epoch("epoch 1/1")
+    progress.trial(_trial(0, 0.5))
+    progress.trial(_trial(1, None, TrialState.FAIL))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "study 'x'" and len(lines) == 3
+    assert "trial   0  COMPLETE" in lines[1] and "trial   1  FAIL" in lines[2]
+    assert progress.best == 0.5
+
+
+@pytest.mark.parametrize(
+    ("verbosity", "worker", "expected"),
+    [
+        (QUIET, False, []),
+        (VERBOSE, False, ["header", "epoch", "trial"]),
+        (VERBOSE, True, ["epoch"]),  # a worker's supervisor prints its header and trials
+        (QUIET, True, []),
+    ],
+)
+def test_verbosity_decides_which_lines_are_printed(verbosity, worker, expected):
+    out = io.StringIO()
+    progress = Progress(verbosity=verbosity, out=out, bar=False, worker=worker)
+    progress.header("header")
+    progress.epoch("epoch")
+    progress.trial(_trial(0, 0.5))
+    kinds = [line.split()[0] for line in out.getvalue().splitlines()]
+    assert kinds == expected
+
+
+def test_the_bar_is_off_when_stderr_is_not_a_terminal(capsys):
+    progress = Progress(total=1)  # pytest's captured stderr is no terminal
+    progress.header("header")
+    assert not progress.show_bar and progress._bar is None
+
+
+class _FakeBar:
+    def __init__(self) -> None:
+        self.updates = 0
+        self.postfix = ""
+
+    def update(self, n: int) -> None:
+        self.updates += n
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self.postfix = text
+
+    def write(self, line: str, file=None) -> None:
+        print(line, file=file)
+
+
+def test_under_a_bar_only_failed_trials_get_a_line_and_the_bar_shows_the_best():
+    out = io.StringIO()
+    progress = Progress(total=3, out=out, bar=False)
+    progress._bar = bar = _FakeBar()  # what header() makes on a terminal
+    progress.trial(_trial(0, 0.5))
+    progress.trial(_trial(1, 0.7))
+    progress.trial(_trial(2, None, TrialState.FAIL))
+    assert bar.updates == 3 and bar.postfix == "best val_accuracy 0.7000"
+    assert [line.split()[1] for line in out.getvalue().splitlines()] == ["2"]
