@@ -104,13 +104,19 @@ def _section(key: str, content: str) -> str:
     return f'<section id="{key}">\n<h2>{_e(SECTIONS[key])}</h2>\n{content}\n</section>'
 
 
-def _table(frame: pd.DataFrame, float_format: str | Callable[[float], str] = "{:.4f}") -> str:
+def _table(
+    frame: pd.DataFrame,
+    float_format: str | Callable[[float], str] = "{:.4f}",
+    classes: str | None = None,
+) -> str:
     formatter = float_format.format if isinstance(float_format, str) else float_format
     # na_rep covers NaN in number columns; a column of objects (all None, say the values of
     # trials that never completed) would print "None".
     if not frame.empty:
         frame = frame.apply(lambda c: c.map(_text) if c.dtype == object else c)
-    return frame.to_html(index=False, border=0, na_rep="-", float_format=formatter, escape=True)
+    return frame.to_html(
+        index=False, border=0, na_rep="-", float_format=formatter, escape=True, classes=classes
+    )
 
 
 def _short(value: float) -> str:
@@ -212,9 +218,7 @@ def _top_trials(top: pd.DataFrame) -> str:
         for _, row in top.iterrows()
     ]
     shown = shown.rename(columns=lambda name: name.replace("_", " "))  # headers may wrap
-    return shown.to_html(
-        index=False, border=0, na_rep="-", float_format=_short, escape=True, classes="top"
-    )
+    return _table(shown, _short, classes="top")
 
 
 def _comparison(report: Report, figure_html: FigureHTML) -> str:
