@@ -48,7 +48,7 @@ study: setup
 	$(BIN)/lenet-study export
 	$(BIN)/lenet-study report
 
-# The accuracy study of README "Results": the accurate space, 70 minutes of new trials.
+# The accuracy study (docs/results.md): the accurate space, 70 minutes of new trials.
 accurate: setup
 	$(BIN)/lenet-study run --preset accurate --study-name accurate --timeout 4200
 	$(BIN)/lenet-study export --study-name accurate

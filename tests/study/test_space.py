@@ -159,13 +159,9 @@ def test_enqueued_points_parse_partially_and_stay_out_of_the_space_identity():
     assert space.to_json() == parse_space(text).to_json()
 
 
-def test_accurate_spaces_enqueued_points_fit_the_budget():
-    space = load_space(SPACES_DIR / "accurate.toml")
-    assert space.enqueue
-    for point in space.enqueue:
-        assert set(point) == set(space.params)  # complete: nothing left to chance
-        model_config, _ = to_configs(point, ModelConfig(), TrainConfig())
-        assert build_model(model_config).count_params() <= space.max_params
+def test_the_published_presets_leave_every_trial_to_the_sampler():
+    for name in ("default.toml", "accurate.toml"):
+        assert load_space(SPACES_DIR / name).enqueue == ()
 
 
 def test_missing_space_file_is_a_value_error(tmp_path):
