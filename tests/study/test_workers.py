@@ -249,11 +249,17 @@ def test_killed_worker_trial_fails_on_heartbeat_and_is_retried_with_its_paramete
     _wait_for_running_trial(tmp_path, process)
     process.kill()
     process.communicate()
-    time.sleep(4)  # three missed one-second heartbeats
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    # Wait until the trial is stale (three missed one-second beats): the storage, set up as
+    # a worker's, then fails it and queues its retry, as the next worker to start would.
+    watcher = optuna.load_study(study_name=STUDY, storage=open_storage(url, heartbeat_interval=1))
+    deadline = time.monotonic() + 60
+    while watcher.trials[0].state == TrialState.RUNNING and time.monotonic() < deadline:
+        optuna.storages.fail_stale_trials(watcher)
+        time.sleep(0.2)
     retry = _start_worker(tmp_path)
     _, err = retry.communicate(timeout=300)
     assert retry.returncode == 0, err
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     killed, retried = optuna.load_study(study_name=STUDY, storage=url).trials
     assert killed.state == TrialState.FAIL
     assert retried.state == TrialState.COMPLETE
