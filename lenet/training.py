@@ -37,7 +37,7 @@ class TrainConfig:
     epochs: int = 10  # passes over the training images
     seed: int = 0  # weights init, dropout and shuffling
     steps_per_execution: int = 32  # steps per compiled-function call: less Python per step
-    jit_compile: bool = False  # XLA on TensorFlow (slower on CPU, docs/performance.md); JAX: always
+    jit_compile: bool = False  # TensorFlow: XLA, slower on CPU (docs/performance.md); JAX: always
     eval_batch_size: int = 1000  # validation batches: larger is faster, no effect on results
 
     def __post_init__(self) -> None:
