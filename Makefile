@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(BIN)/lenet-study: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[cpu,jax,dev]'
 	touch $@
 
 system-packages:
@@ -38,8 +38,10 @@ accurate: setup
 quick: setup
 	$(BIN)/lenet-study run --quick --study-name quick
 
+# The whole suite on TensorFlow, then the backend-sensitive tests again on JAX.
 test: setup
 	$(BIN)/pytest
+	KERAS_BACKEND=jax $(BIN)/pytest -m backends
 
 lint: setup
 	$(BIN)/ruff check lenet study tests
