@@ -153,15 +153,33 @@ def test_a_model_saved_on_one_backend_loads_and_evaluates_on_the_other(small_spl
 
 
 def test_one_seeded_configuration_reaches_the_same_accuracy_on_both_backends():
+    # Both start from the same weights: each backend draws its own initial weights from its
+    # own random streams, which alone moves this accuracy by a point or two either way.
     pytest.importorskip("jax")
     pytest.importorskip("tensorflow")
     code = """
+        import numpy as np
+        import lenet.training
         from lenet import ModelConfig, TrainConfig, load_fashion_mnist, train, train_val_split
-        splits = train_val_split(load_fashion_mnist(download=False), train_limit=4000,
-                                 val_limit=1000)
-        config = TrainConfig(epochs=3, seed=1, augment_flip=True, label_smoothing=0.1)
+
+        build_model = lenet.training.build_model
+
+        def same_start(config):
+            model = build_model(config)
+            rng = np.random.default_rng(0)
+            weights = []
+            for w in model.get_weights():  # Glorot-uniform kernels, zero biases
+                limit = np.sqrt(6 / (np.prod(w.shape[:-1]) + w.shape[-1])) if w.ndim > 1 else 0
+                weights.append(rng.uniform(-limit, limit, w.shape).astype(w.dtype))
+            model.set_weights(weights)
+            return model
+
+        lenet.training.build_model = same_start
+        splits = train_val_split(load_fashion_mnist(download=False), train_limit=8000,
+                                 val_limit=5000)
+        config = TrainConfig(epochs=4, seed=0, augment_flip=True, label_smoothing=0.1)
         print(train(ModelConfig(activation="relu"), config, splits).best_val_accuracy)
     """
     accuracies = {backend: float(_python(code, backend)) for backend in ("tensorflow", "jax")}
-    assert accuracies["tensorflow"] > 0.6  # ten classes: chance is 0.1
+    assert accuracies["tensorflow"] > 0.7  # ten classes: chance is 0.1
     assert abs(accuracies["tensorflow"] - accuracies["jax"]) <= 0.01, accuracies
