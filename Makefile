@@ -29,12 +29,12 @@ endef
 
 $(BIN)/lenet-study: pyproject.toml
 	@$(call logged,installing Python packages into $(VENV),\
-	  python3 -m venv $(VENV) && $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e .)
+	  python3 -m venv $(VENV) && $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e '.[cpu]')
 	@touch $@
 
-# The test tools, on top of the study's packages.
+# JAX (the tests run on both backends) and the test tools, on top of the study's packages.
 $(VENV)/.dev: $(BIN)/lenet-study
-	@$(call logged,installing the test tools into $(VENV),$(BIN)/pip install -e '.[dev]')
+	@$(call logged,installing JAX and the test tools into $(VENV),$(BIN)/pip install -e '.[cpu,jax,dev]')
 	@touch $@
 
 setup: $(BIN)/lenet-study
@@ -57,8 +57,10 @@ accurate: setup
 quick: setup
 	$(BIN)/lenet-study run --quick --study-name quick
 
+# The whole suite on TensorFlow, then the backend-sensitive tests again on JAX.
 test: setup-test
 	$(BIN)/pytest
+	KERAS_BACKEND=jax $(BIN)/pytest -m backends
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check lenet study tests

@@ -1,7 +1,8 @@
 """LeNet-5 on Fashion-MNIST: data, model and training, with no knowledge of any tuner.
 
-Names are imported on first use, so ``lenet.errors`` and ``lenet.data`` load without
-TensorFlow (the CLI's study-reading commands and the worker supervisor never need it).
+Names are imported on first use, so ``lenet.errors`` and ``lenet.data`` load without Keras
+or its backend (the CLI's study-reading commands and the worker supervisor never need them).
+Training runs on Keras' TensorFlow or JAX backend; ``lenet.backends`` holds what differs.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, eagerly, so that mypy checks their users
+    from lenet.backends.tensorflow import make_dataset
     from lenet.data import CLASS_NAMES, FashionMNIST, Splits, load_fashion_mnist, train_val_split
     from lenet.errors import DataError, ModelFileError
     from lenet.evaluate import Evaluation, evaluate_model, summarize_predictions
@@ -17,10 +19,10 @@ if TYPE_CHECKING:  # the same names, eagerly, so that mypy checks their users
     from lenet.session import clear_session
     from lenet.training import (
         EpochRecorder,
+        OutOfDeviceMemory,
         TrainConfig,
         TrainingDiverged,
         TrainResult,
-        make_dataset,
         set_threads,
         train,
     )
@@ -44,10 +46,11 @@ _HOMES = {
     "prepare_image": "lenet.saving",
     "clear_session": "lenet.session",
     "EpochRecorder": "lenet.training",
+    "OutOfDeviceMemory": "lenet.training",
     "TrainConfig": "lenet.training",
     "TrainingDiverged": "lenet.training",
     "TrainResult": "lenet.training",
-    "make_dataset": "lenet.training",
+    "make_dataset": "lenet.backends.tensorflow",
     "set_threads": "lenet.training",
     "train": "lenet.training",
 }
@@ -60,6 +63,7 @@ __all__ = [
     "FashionMNIST",
     "ModelConfig",
     "ModelFileError",
+    "OutOfDeviceMemory",
     "Splits",
     "TrainConfig",
     "TrainResult",

@@ -1,4 +1,7 @@
-"""Training a LeNet-5 variant: an in-memory tf.data pipeline, Adam, best-epoch weights."""
+"""Training a LeNet-5 variant: Adam, augmentation, best-epoch weights, on any Keras backend.
+
+The input pipeline and other backend-specific parts live in ``lenet.backends``.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from lenet import backends
 from lenet.data import Splits
-from lenet.model import NUM_CLASSES, ModelConfig, build_model
+from lenet.model import ModelConfig, build_model
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "one_cycle")
@@ -34,8 +37,8 @@ class TrainConfig:
     augment_shift: int = 0  # random translations of up to this many pixels each way
     epochs: int = 10  # passes over the training images
     seed: int = 0  # weights init, dropout and shuffling
-    steps_per_execution: int = 32  # steps fused into one tf.function call: less Python per step
-    jit_compile: bool = False  # XLA; slower for this model on CPU (docs/performance.md)
+    steps_per_execution: int = 32  # steps per compiled-function call: less Python per step
+    jit_compile: bool = False  # TensorFlow: XLA, slower on CPU (docs/performance.md); JAX: always
     eval_batch_size: int = 1000  # validation batches: larger is faster, no effect on results
 
     def __post_init__(self) -> None:
@@ -74,6 +77,10 @@ class TrainConfig:
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the run's numbers are meaningless."""
+
+
+class OutOfDeviceMemory(RuntimeError):
+    """The accelerator ran out of memory during training; the message says what to change."""
 
 
 @dataclass
@@ -136,61 +143,13 @@ class EpochRecorder(keras.callbacks.Callback):
 
 
 def set_threads(threads: int) -> None:
-    """Caps TensorFlow's CPU threads for this process; call before the first TensorFlow op.
+    """Caps the backend's CPU threads for this process; call before its first operation.
 
-    Each op uses up to ``threads`` cores and at most ``threads`` ops run side by side, so
-    several worker processes can share a machine without oversubscribing it.
+    Several worker processes can then share a machine without oversubscribing it.
     """
     if threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads}")
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        raise RuntimeError(
-            "set_threads() must run before TensorFlow executes its first operation"
-        ) from None
-
-
-def make_dataset(
-    x: np.ndarray,
-    y: np.ndarray,
-    batch_size: int,
-    shuffle: bool,
-    seed: int = 0,
-    one_hot: bool = False,
-    augment: keras.layers.Layer | None = None,
-) -> tf.data.Dataset:
-    """An in-memory pipeline of ``(images, labels)`` batches.
-
-    Shuffling permutes indices and gathers whole batches from one tensor, rather than
-    shuffling a buffer of single images: one gather per batch instead of one element per image.
-
-    Args:
-        one_hot: labels as ``(batch, 10)`` one-hot rows (label smoothing needs them).
-        augment: a Keras preprocessing layer applied to training batches, outside the model,
-            so the exported model stays a plain classifier.
-    """
-    images, labels = tf.constant(x), tf.constant(y)
-    ds = tf.data.Dataset.range(len(y))
-    if shuffle:
-        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-
-    def gather(idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        batch_x, batch_y = tf.gather(images, idx), tf.gather(labels, idx)
-        if augment is not None:
-            batch_x = augment(batch_x, training=True)
-        if one_hot:
-            batch_y = tf.one_hot(batch_y, NUM_CLASSES)
-        return batch_x, batch_y
-
-    ds = ds.batch(batch_size).map(gather, num_parallel_calls=2, deterministic=True)
-    # No tf.data autotuning: with it, the end of each epoch's iterator waited on the autotune
-    # thread's backing-off sleeps, seconds per epoch (docs/performance.md). A gather per
-    # batch needs no tuning: two batches in flight.
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return ds.prefetch(2).with_options(options)
+    backends.current().set_threads(threads)
 
 
 def make_augmentation(config: TrainConfig) -> keras.layers.Layer | None:
@@ -250,25 +209,10 @@ def compile_model(
         loss=loss,
         metrics=["accuracy"],
         steps_per_execution=config.steps_per_execution,
-        jit_compile=config.jit_compile,
+        # JAX without XLA runs every op eagerly from Python: its fast path is always XLA.
+        jit_compile=config.jit_compile or backends.current().XLA_ONLY,
     )
     return model
-
-
-def _build_training_state(model: keras.Model, dataset: tf.data.Dataset) -> None:
-    """Creates the optimizer's slots and the metrics' variables before ``fit`` traces.
-
-    Keras without a distribution strategy leaves them to the first trace of the train step,
-    and a ``tf.function`` that creates variables while tracing traces again, so every new
-    model would trace its train step twice (docs/performance.md). Both are created as
-    ``fit`` would create them (zeros), so training is unchanged.
-    """
-    model.optimizer.build(model.trainable_variables)
-    x_spec, y_spec = dataset.element_spec
-    x = tf.zeros((1, *x_spec.shape[1:]), x_spec.dtype)
-    y = tf.zeros((1, *y_spec.shape[1:]), y_spec.dtype)
-    model.compute_metrics(x, y, model(x), sample_weight=None)
-    model.reset_metrics()
 
 
 def train(
@@ -296,35 +240,35 @@ def train(
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite.
+        OutOfDeviceMemory: the GPU ran out of memory.
     """
-    keras.utils.set_random_seed(train_config.seed)
+    backend = backends.current()
+    backend.set_random_seed(train_config.seed)
     steps_per_epoch = math.ceil(len(splits.y_train) / train_config.batch_size)
     model = compile_model(build_model(model_config), train_config, steps_per_epoch)
-    one_hot = train_config.label_smoothing > 0
-    train_ds = make_dataset(
+    inputs = backend.fit_inputs(
         splits.x_train,
         splits.y_train,
-        train_config.batch_size,
-        shuffle=True,
-        seed=train_config.seed,
-        one_hot=one_hot,
-        augment=make_augmentation(train_config),
+        (splits.x_val, splits.y_val) if validate else None,
+        train_config,
+        one_hot=train_config.label_smoothing > 0,
     )
-    val_ds = None
-    if validate:
-        val_ds = make_dataset(
-            splits.x_val, splits.y_val, train_config.eval_batch_size, False, one_hot=one_hot
-        )
-    _build_training_state(model, train_ds)
+    backend.prepare_training(model, inputs)
     recorder = recorder or EpochRecorder()
-    model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=train_config.epochs,
-        callbacks=[_DivergenceGuard(), recorder, *callbacks],
-        shuffle=False,  # the dataset reshuffles itself each epoch
-        verbose=0,
-    )
+    try:
+        model.fit(
+            **inputs,
+            epochs=train_config.epochs,
+            callbacks=[_DivergenceGuard(), recorder, *callbacks],
+            verbose=0,
+        )
+    except Exception as exc:
+        if backend.is_out_of_memory(exc):
+            raise OutOfDeviceMemory(
+                f"out of GPU memory at batch size {train_config.batch_size}; "
+                "run fewer workers per GPU or smaller batches"
+            ) from exc
+        raise
     if validate and recorder.best_weights is not None:
         model.set_weights(recorder.best_weights)
         best_epoch = recorder.best_epoch

@@ -47,6 +47,15 @@ def _port(text: str) -> int:
     return value
 
 
+def _devices(text: str) -> tuple[int, ...]:
+    from study.devices import parse_devices
+
+    try:
+        return parse_devices(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _study_options() -> _Parser:
     from study.settings import DEFAULT_STUDY_NAME
 
@@ -184,6 +193,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         help="start a fresh worker process after this many trials, which gives back the "
         f"memory TensorFlow keeps from trial to trial (default: {default.trials_per_process})",
+    )
+    run.add_argument(
+        "--backend",
+        help="Keras backend: tensorflow or jax (default: KERAS_BACKEND, ~/.keras/keras.json, "
+        "else tensorflow)",
+    )
+    run.add_argument(
+        "--devices",
+        type=_devices,
+        metavar="0,1",
+        help="GPUs the workers take in turn, several workers per GPU allowed "
+        "(default: every visible GPU; none: the CPU)",
     )
     # Set by `run` on the worker processes it starts: run the trials here, print no summary.
     run.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
@@ -358,11 +379,15 @@ def _storage_url(args: argparse.Namespace) -> str:
 _RUN_FIELDS = (
     "study_name", "storage", "results_dir", "n_trials", "max_trials", "timeout", "epochs",
     "sampler", "pruner", "seed", "data_dir", "train_limit", "val_limit", "workers", "threads",
-    "heartbeat_interval", "trials_per_process", "space_file", "verbosity",
+    "heartbeat_interval", "trials_per_process", "space_file", "verbosity", "backend",
+    "devices",
 )  # fmt: skip
 
 
 def _run(args: argparse.Namespace) -> int:
+    from study.devices import select_backend
+
+    args.backend = select_backend(args.backend)  # before anything imports Keras
     from study.runner import run
     from study.settings import run_settings
 

@@ -111,6 +111,8 @@ def export_best(
             "params": trial.params,
             "val_accuracy": trial.value,
             "best_epoch": trial.user_attrs.get("best_epoch"),
+            # Trained on; a .keras file loads on either backend.
+            "backend": trial.user_attrs.get("backend", manifest.get("backend", "tensorflow")),
             "n_params": model.count_params(),
             "sha256": sha256,
             "model_file": MODEL_NAME,

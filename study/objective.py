@@ -19,6 +19,7 @@ from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from lenet import (
     EpochRecorder,
     ModelConfig,
+    OutOfDeviceMemory,
     Splits,
     TrainConfig,
     TrainingDiverged,
@@ -86,6 +87,7 @@ class Objective:
         train_config = replace(train_config, seed=self.base_train.seed + trial.number)
         trial.set_user_attr("seed", train_config.seed)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr("backend", keras.backend.backend())
         recorder = EpochRecorder()
         try:
             result = train(
@@ -103,7 +105,7 @@ class Objective:
             _record(trial, recorder.history, recorder.seconds, None)
             trial.set_user_attr("end", f"pruned at epoch {len(recorder.seconds)}")
             raise
-        except TrainingDiverged as exc:
+        except (TrainingDiverged, OutOfDeviceMemory) as exc:
             _record(trial, recorder.history, recorder.seconds, None)
             trial.set_user_attr("end", f"failed: {exc}")
             raise

@@ -28,15 +28,22 @@ def cpu_model() -> str:
 
 
 def versions() -> dict[str, str]:
-    """Library and platform versions, recorded with every study and every exported model."""
+    """Library and platform versions, recorded with every study and every exported model.
+
+    ``backend`` is the Keras backend of this process; its library's version is recorded under
+    the library's name (``tensorflow``, or ``jax`` and ``jaxlib``), and only that library is
+    imported.
+    """
     import keras
     import numpy
     import optuna_integration
-    import tensorflow as tf
+
+    from lenet import backends
 
     return {
         "python": platform.python_version(),
-        "tensorflow": tf.__version__,
+        "backend": keras.backend.backend(),
+        **backends.current().library_versions(),
         "keras": keras.__version__,
         "optuna": optuna.__version__,
         "optuna_integration": optuna_integration.__version__,

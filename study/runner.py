@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import sys
 import time
@@ -14,8 +15,9 @@ import optuna
 from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial
 
-from lenet import Splits, load_fashion_mnist, train_val_split
+from lenet import Splits, backends, load_fashion_mnist, train_val_split
 from study.artifacts import artifact_store
+from study.devices import check_devices, gpu_count, worker_environment
 from study.paths import check_writable_folder
 from study.progress import QUIET, VERBOSE, Progress, header, next_commands
 from study.provenance import versions
@@ -80,10 +82,10 @@ def run_study(
         study.storage.StudyError: the storage is unusable or holds an incompatible study.
         KeyboardInterrupt: Ctrl-C or SIGTERM; the running trial is recorded as failed.
     """
-    # Imported here: a supervisor of worker processes never loads TensorFlow.
-    import tensorflow as tf
+    # Imported here: a supervisor of worker processes never loads Keras or its backend.
+    import keras
 
-    from lenet import TrainConfig, TrainingDiverged, set_threads
+    from lenet import OutOfDeviceMemory, TrainConfig, TrainingDiverged, set_threads
     from study.objective import Objective
 
     if progress is None:
@@ -107,6 +109,7 @@ def run_study(
         "pruner": settings.pruner,
         "seed": settings.seed,
         "sampler_seed": SEED_RULE,
+        "backend": keras.backend.backend(),
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -138,13 +141,11 @@ def run_study(
         # Last, so that it counts the other workers' trials as late as possible.
         until = [MaxTrialsCallback(settings.max_trials, states=STARTED)]
 
-    # Every trial builds a new model, so Keras retraces its functions by design; TensorFlow
-    # warns about that as if it were a bug.
-    tf.get_logger().setLevel("ERROR")
+    backends.current().quiet_logs()
     # Our progress line reports each trial, failures with their reason; Optuna's own warning
     # for a failed trial repeats it with a traceback.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    # TensorFlow, Keras and the data are loaded and live as long as the process. Freezing them
+    # The backend, Keras and the data are loaded and live as long as the process. Freezing them
     # takes their ~300,000 objects out of every later collection: each trial's gc passes
     # (clear_session, gc_after_trial) drop from ~0.2 s to ~0.01 s each (`lenet-study bench`).
     gc.freeze()
@@ -153,7 +154,7 @@ def run_study(
             objective,
             n_trials=n_trials,
             timeout=settings.timeout,
-            catch=(TrainingDiverged,),
+            catch=(TrainingDiverged, OutOfDeviceMemory),
             callbacks=[record_trial, report_trial, *(callbacks or []), *until],
             gc_after_trial=True,
         )
@@ -177,6 +178,8 @@ def run(settings: RunSettings, supervised: bool = False, out: TextIO | None = No
         worker = Progress(verbosity=settings.verbosity, out=out, bar=False, worker=True)
         run_study(settings, out, progress=worker)
         return 0
+    backend = settings.backend or backends.configured()
+    devices = check_devices(settings.devices, gpu_count(backend))
     settings.search_space()  # a bad space file: one error here, not one per worker
     check_storage(settings.storage_url)
     check_writable_folder(settings.results_dir, "results folder")
@@ -188,9 +191,11 @@ def run(settings: RunSettings, supervised: bool = False, out: TextIO | None = No
 
         # Missing data files: one error here, before the workers' database is created.
         find_data_dir(settings.data_dir)
-        code = run_workers(settings, progress)
+        code = run_workers(settings, progress, devices)
         study = load_study(settings.storage_url, settings.study_name)
     else:
+        # Before the backend starts here: this process then sees only its GPU.
+        os.environ.update(worker_environment(backend, devices, 1, 0))
         try:
             study = run_study(settings, out, progress=progress)
         finally:

@@ -48,11 +48,13 @@ class RunSettings:
     val_limit: int | None = None  # stratified subset of the validation images (smoke runs)
     data_dir: Path | None = None
     workers: int = DEFAULT_WORKERS  # processes on this machine sharing the trials and cores
-    threads: int | None = None  # TensorFlow CPU threads per worker; None: cores / workers
+    threads: int | None = None  # CPU threads per worker; None: cores / workers
     heartbeat_interval: int = 10  # seconds; a dead worker's trial fails after 3 missed beats
     trials_per_process: int | None = DEFAULT_TRIALS_PER_PROCESS  # None: all in one process
     space_file: Path | None = None  # search-space TOML; None: study/spaces/default.toml
     verbosity: int = 1  # 0 (-q): errors and the summary; 2 (-v): a line per epoch too
+    backend: str | None = None  # Keras backend; None: KERAS_BACKEND or ~/.keras/keras.json
+    devices: tuple[int, ...] | None = None  # GPUs the workers take in turn; None: all visible
 
     def __post_init__(self) -> None:
         check_study_name(self.study_name)  # `run` refuses a name no one could type back

@@ -19,6 +19,8 @@ from typing import Any
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from lenet import backends
+from study.devices import worker_environment
 from study.progress import VERBOSE, Progress, header
 from study.settings import RunSettings
 from study.storage import open_storage, stored_manifest, total_reached, trials_started
@@ -61,6 +63,8 @@ def to_argv(settings: RunSettings, worker_index: int = 0) -> list[str]:
         "--heartbeat": settings.heartbeat_interval,
         "--space": settings.space_file,
         "--max-trials": settings.max_trials,
+        # Not --devices: the supervisor gives each worker its GPU as CUDA_VISIBLE_DEVICES.
+        "--backend": settings.backend,
     }
     # A worker process runs its trials itself: it never supervises in turn.
     argv = ["run", "--supervised", "--workers", "1", "--worker-index", str(worker_index)]
@@ -133,7 +137,9 @@ def _number(trial: FrozenTrial) -> int:
     return trial.number
 
 
-def run_workers(settings: RunSettings, progress: Progress | None = None) -> int:
+def run_workers(
+    settings: RunSettings, progress: Progress | None = None, devices: tuple[int, ...] = ()
+) -> int:
     """Runs ``settings.workers`` worker slots on the study and waits for them.
 
     Each slot runs trials until the study has started ``settings.n_trials`` more than it
@@ -143,7 +149,8 @@ def run_workers(settings: RunSettings, progress: Progress | None = None) -> int:
     that TensorFlow kept; a fresh process also bounds anything not yet found). Ctrl-C and
     SIGTERM are forwarded once to every running worker (which are in their own process
     groups, so a terminal's Ctrl-C does not reach them twice); each records its running
-    trial as failed, and no further process starts.
+    trial as failed, and no further process starts. With ``devices`` (GPU indexes), the
+    slots take them in turn (see ``study.devices.worker_environment``).
 
     The workers print nothing (but their epoch lines with -v): this process prints the
     header and, from the storage, each trial as it finishes, to ``progress``.
@@ -176,6 +183,7 @@ def run_workers(settings: RunSettings, progress: Progress | None = None) -> int:
     codes: list[int] = []
     stopping = False
     deadline = time.monotonic() + settings.timeout if settings.timeout else None
+    backend = settings.backend or backends.configured()
 
     def forward(signum: int, frame: Any) -> None:
         nonlocal stopping
@@ -205,8 +213,10 @@ def run_workers(settings: RunSettings, progress: Progress | None = None) -> int:
                 if chunk is None:
                     pending[slot] = None
                     continue
+                env = worker_environment(backend, devices, len(running), slot)
                 running[slot] = subprocess.Popen(
                     [sys.executable, "-m", "study.cli", *to_argv(chunk, slot)],
+                    env={**os.environ, **env},
                     start_new_session=True,
                     preexec_fn=_die_with_parent,
                 )

@@ -6,15 +6,15 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras
 import pytest
 
-from lenet import FashionMNIST, Splits, load_fashion_mnist, train_val_split
+from lenet import FashionMNIST, Splits, backends, load_fashion_mnist, train_val_split
 
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:
-    keras.utils.set_random_seed(0)
+    # The backend's own seeding: Keras' set_random_seed would load TensorFlow on JAX too.
+    backends.current().set_random_seed(0)
 
 
 @pytest.fixture(scope="session")

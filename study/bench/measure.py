@@ -23,7 +23,8 @@ from lenet import (
     TrainingDiverged,
     build_model,
 )
-from lenet.training import compile_model, make_dataset
+from lenet.backends.tensorflow import make_dataset  # the benchmark measures TensorFlow
+from lenet.training import compile_model
 from study.memory import reset_peak_rss, status_mib
 from study.objective import Objective
 from study.runner import run_study

@@ -115,7 +115,19 @@ def run_bench(
         sizes: how much work each measurement does (``BenchSizes.quick()`` for a smoke test).
         data_dir: folder with the Fashion-MNIST files, if not a default one.
         log: where a line is printed as each measurement starts (default: stderr).
+
+    Raises:
+        UsageError: Keras runs on another backend than TensorFlow, which the bench measures.
     """
+    import keras
+
+    from study.errors import UsageError
+
+    if keras.backend.backend() != "tensorflow":
+        raise UsageError(
+            f"bench measures the TensorFlow backend, not {keras.backend.backend()}; "
+            "run it with KERAS_BACKEND=tensorflow"
+        )
     out = log or sys.stderr
     started = time.perf_counter()
 

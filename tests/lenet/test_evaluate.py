@@ -6,6 +6,8 @@ import pytest
 from lenet import ModelConfig, TrainConfig, evaluate_model, summarize_predictions, train
 from lenet.evaluate import confusion_matrix
 
+pytestmark = pytest.mark.backends
+
 
 def test_perfect_and_wrong_predictions_score_as_expected():
     y = np.array([0, 1, 2, 2])

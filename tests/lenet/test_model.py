@@ -6,6 +6,8 @@ import pytest
 from lenet import ModelConfig, build_model, count_params
 from lenet.model import ACTIVATIONS
 
+pytestmark = pytest.mark.backends
+
 
 def test_classic_lenet5_has_61706_parameters_and_lecun_layer_names():
     model = build_model(ModelConfig.classic())

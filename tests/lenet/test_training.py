@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-from lenet import ModelConfig, TrainConfig, TrainingDiverged, make_dataset, train
+from lenet import ModelConfig, TrainConfig, TrainingDiverged, train
+
+pytestmark = pytest.mark.backends
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the tf.data pipeline and tf.function"
+)
 
 
 def test_training_returns_curves_and_the_best_epochs_weights(small_splits):
@@ -31,7 +37,10 @@ def test_diverging_loss_stops_with_training_diverged(small_splits):
         )
 
 
+@tensorflow_only
 def test_dataset_reshuffles_every_epoch_and_covers_every_image():
+    from lenet import make_dataset
+
     x = np.arange(100, dtype=np.float32).reshape(100, 1, 1, 1)
     ds = make_dataset(x, np.arange(100), batch_size=32, shuffle=True, seed=0)
     first = np.concatenate([b[1].numpy() for b in ds])
@@ -105,13 +114,12 @@ def test_batch_norm_model_trains_and_keeps_layer_names(small_splits):
     assert result.best_val_accuracy > 0.4
 
 
+@tensorflow_only
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1], ids=["sparse-labels", "one-hot-labels"])
 def test_each_model_traces_its_train_step_once_and_trains_as_keras_would(
     small_splits, monkeypatch, label_smoothing
 ):
-    import keras
-
-    import lenet.training
+    import lenet.backends.tensorflow
 
     traces = []
     train_step = keras.Model.train_step
@@ -126,7 +134,7 @@ def test_each_model_traces_its_train_step_once_and_trains_as_keras_would(
     # Variables created while tracing make tf.function trace a second time.
     assert len(traces) == 1
     # Without building the optimizer and metrics first, Keras builds them itself, the same.
-    monkeypatch.setattr(lenet.training, "_build_training_state", lambda model, dataset: None)
+    monkeypatch.setattr(lenet.backends.tensorflow, "prepare_training", lambda model, inputs: None)
     traces.clear()
     keras_own = train(ModelConfig(dropout_rate=0.2), config, small_splits)
     assert len(traces) == 2

@@ -36,6 +36,7 @@ def _export(folder: Path, out: Path) -> int:
     return main(["export", *_where(folder), "--out", str(out)])
 
 
+@pytest.mark.backends
 def test_export_writes_the_best_trials_model_and_a_verifiable_record(
     tiny_study, tmp_path, fashion
 ):
@@ -48,7 +49,9 @@ def test_export_writes_the_best_trials_model_and_a_verifiable_record(
     assert record["params"] == study.best_trial.params
     assert record["sha256"] == sha256_of(tmp_path / MODEL_NAME)
     assert record["data"] == fashion.checksums
-    assert {"tensorflow", "keras", "optuna"} <= set(record["versions"])
+    backend = keras.backend.backend()
+    assert record["backend"] == backend == record["versions"]["backend"]
+    assert {backend, "keras", "optuna"} <= set(record["versions"])
     # The exported weights are the best epoch's: they reproduce the trial's value exactly.
     from study.runner import load_splits
     from study.settings import RunSettings
@@ -105,6 +108,7 @@ def test_export_without_a_completed_trial_exits_1(tmp_path, capsys):
     assert not (tmp_path / "out" / MODEL_NAME).exists()
 
 
+@pytest.mark.backends
 def test_evaluate_agrees_with_keras_evaluate_on_the_test_set(tiny_study, tmp_path, fashion):
     assert _export(tiny_study, tmp_path) == 0
     report = tmp_path / "eval.json"

@@ -22,6 +22,7 @@ def _study(**kwargs) -> optuna.Study:
     return optuna.create_study(direction="maximize", **kwargs)
 
 
+@pytest.mark.backends
 def test_one_real_trial_returns_its_best_epoch_and_keeps_its_model(small_splits, tmp_path):
     store = artifact_store(tmp_path, create=True)
     study = _study()
@@ -43,6 +44,7 @@ def test_one_real_trial_returns_its_best_epoch_and_keeps_its_model(small_splits,
     assert (tmp_path / "artifacts" / trial.user_attrs["model_artifact_id"]).stat().st_size > 0
 
 
+@pytest.mark.backends
 def test_median_pruner_prunes_a_hopeless_trial_and_leaves_no_model(small_splits, tmp_path):
     study = _study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0))
     study.enqueue_trial(GOOD)
@@ -59,6 +61,7 @@ def test_median_pruner_prunes_a_hopeless_trial_and_leaves_no_model(small_splits,
     assert len(list((tmp_path / "artifacts").iterdir())) == 1
 
 
+@pytest.mark.backends
 def test_diverging_trial_fails_with_its_reason_and_never_becomes_best(small_splits):
     from lenet import TrainingDiverged
 

@@ -1,0 +1,192 @@
+"""Choosing the backend and the GPUs of a run; GPU-only behaviour checked with stand-ins."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import optuna
+import pytest
+
+from study.cli import main
+from study.devices import check_devices, parse_devices, worker_environment
+from study.errors import UsageError
+from study.settings import RunSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--quick", "--n-trials", "2", "--epochs", "1", "--workers", "1"]
+
+
+def _where(tmp_path) -> list[str]:
+    return ["--storage", f"sqlite:///{tmp_path / 'db.sqlite'}", "--results-dir", str(tmp_path)]
+
+
+def test_workers_take_the_gpus_in_turn_and_share_their_memory(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    envs = [worker_environment("jax", (0, 1), 3, index) for index in range(3)]
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in envs] == ["0", "1", "0"]
+    # GPU 0 has two workers, GPU 1 one: each may take its share of 90% of its GPU.
+    assert [env["XLA_PYTHON_CLIENT_MEM_FRACTION"] for env in envs] == ["0.450", "0.900", "0.450"]
+    assert all(env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false" for env in envs)
+    assert all(env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true" for env in envs)
+    assert all(env["KERAS_BACKEND"] == "jax" for env in envs)
+
+
+def test_gpu_indexes_map_through_the_supervisors_own_visible_devices(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
+    assert worker_environment("tensorflow", (1,), 2, 1)["CUDA_VISIBLE_DEVICES"] == "6"
+
+
+def test_without_gpus_workers_get_only_the_backend():
+    assert worker_environment("tensorflow", (), 2, 1) == {"KERAS_BACKEND": "tensorflow"}
+
+
+@pytest.mark.parametrize(
+    ("devices", "visible", "message"),
+    [((0,), 0, "no GPU is visible"), ((0, 2), 2, "no GPU 2 here")],
+    ids=["no-gpu", "missing-gpu"],
+)
+def test_devices_that_are_not_there_are_refused(devices, visible, message):
+    with pytest.raises(UsageError, match=message):
+        check_devices(devices, visible)
+
+
+def test_devices_default_to_every_visible_gpu():
+    assert check_devices(None, 2) == (0, 1)
+    assert check_devices(None, 0) == ()
+    assert parse_devices("0,1,1") == (0, 1, 1)
+    with pytest.raises(ValueError, match="GPU indexes"):
+        parse_devices("0,-1")
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--devices", "3"], {}, "--devices 3: no GPU is visible on this machine"),
+        (["--backend", "torch"], {}, "'torch' is not supported; use --backend tensorflow or jax"),
+        ([], {"KERAS_BACKEND": "torch"}, "'torch' is not supported"),
+    ],
+    ids=["devices-here", "torch-option", "torch-environment"],
+)
+def test_a_device_or_backend_this_machine_cannot_use_exits_2_with_one_line(
+    tmp_path, capsys, monkeypatch, argv, env, message
+):
+    import study.devices
+
+    monkeypatch.setattr(study.devices, "_nvidia_device_files", lambda: False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["run", *TINY, *argv, *_where(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"lenet-study: error: {err.removeprefix('lenet-study: error: ')}"
+    assert message in err and "\n" not in err
+    assert not (tmp_path / "db.sqlite").exists()
+
+
+def test_a_backend_that_is_not_installed_exits_1_naming_the_install(tmp_path, capsys, monkeypatch):
+    import lenet.backends
+
+    monkeypatch.setattr(lenet.backends, "installed", lambda name: False)
+    assert main(["run", *TINY, "--backend", "jax", *_where(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "lenet-study: error: the jax backend is not installed: pip install 'lenet-study[jax]'"
+    )
+
+
+def test_a_trial_out_of_gpu_memory_fails_with_its_reason_and_the_study_goes_on(
+    tmp_path, capsys, monkeypatch
+):
+    import study.objective
+    from lenet import OutOfDeviceMemory
+
+    def out_of_memory(*args, **kwargs):
+        raise OutOfDeviceMemory("out of GPU memory at batch size 128; run fewer workers")
+
+    monkeypatch.setattr(study.objective, "train", out_of_memory)
+    assert main(["run", *TINY, *_where(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("failed: out of GPU memory") == 2
+    study = optuna.load_study(
+        study_name="lenet5-fashion-mnist", storage=f"sqlite:///{tmp_path / 'db.sqlite'}"
+    )
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2
+    assert study.trials[1].user_attrs["end"].startswith("failed: out of GPU memory")
+
+
+class _RecordedWorker:
+    """A worker process stand-in that records its environment and ends at once."""
+
+    envs: list[dict[str, str]] = []  # noqa: RUF012 (reset by each test)
+
+    def __init__(self, argv: list[str], env: dict[str, str], **kwargs: object) -> None:
+        from study.cli import build_parser
+
+        args = build_parser().parse_args(argv[3:])  # after `python -m study.cli`
+        optuna.create_study(
+            study_name=args.study_name, storage=args.storage, load_if_exists=True
+        )  # for the supervisor's summary
+        _RecordedWorker.envs.append(env)
+        self.returncode = 0
+
+    def poll(self) -> int:
+        return 0
+
+    def send_signal(self, signum: int) -> None:
+        pass
+
+
+def test_run_spreads_its_workers_over_the_gpus_it_finds(tmp_path, monkeypatch):
+    import study.runner
+    import study.workers
+
+    monkeypatch.setattr(study.runner, "gpu_count", lambda backend: 2)
+    monkeypatch.setattr(study.workers.subprocess, "Popen", _RecordedWorker)
+    monkeypatch.setattr(_RecordedWorker, "envs", [])
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    settings = RunSettings(
+        storage=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        results_dir=tmp_path,
+        n_trials=4,
+        trials_per_process=None,  # one process per worker: the stand-ins add no trials
+    )
+    assert study.runner.run(replace(settings, workers=4, backend="jax"), out=io.StringIO()) == 0
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in _RecordedWorker.envs] == ["0", "1", "0", "1"]
+    assert {env["KERAS_BACKEND"] for env in _RecordedWorker.envs} == {"jax"}
+    _RecordedWorker.envs.clear()
+    assert study.runner.run(replace(settings, workers=2, devices=(1,)), out=io.StringIO()) == 0
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in _RecordedWorker.envs] == ["1", "1"]
+
+
+def test_a_jax_study_never_loads_tensorflow_and_records_its_backend(tmp_path):
+    pytest.importorskip("jax")
+    code = f"""
+        import sys
+        import optuna
+        from study.cli import main
+        code = main(["run", "--quick", "--n-trials", "1", "--epochs", "1", "--workers", "1",
+                     "--backend", "jax", "--storage", "sqlite:///{tmp_path / "db.sqlite"}",
+                     "--results-dir", "{tmp_path}"])
+        study = optuna.load_study(study_name="lenet5-fashion-mnist",
+                                  storage="sqlite:///{tmp_path / "db.sqlite"}")
+        manifest = study.user_attrs["manifest"]
+        print(code, "tensorflow" in sys.modules, study.trials[0].user_attrs["backend"],
+              manifest["backend"], manifest["versions"]["backend"],
+              "jax" in manifest["versions"], "tensorflow" in manifest["versions"])
+    """
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    last = result.stdout.strip().splitlines()[-1].split()
+    assert last == ["0", "False", "jax", "jax", "jax", "True", "False"]
