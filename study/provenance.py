@@ -36,7 +36,6 @@ def versions() -> dict[str, str]:
     """
     import keras
     import numpy
-    import optuna_integration
 
     from lenet import backends
 
@@ -46,7 +45,6 @@ def versions() -> dict[str, str]:
         **backends.current().library_versions(),
         "keras": keras.__version__,
         "optuna": optuna.__version__,
-        "optuna_integration": optuna_integration.__version__,
         "numpy": numpy.__version__,
         "platform": platform.platform(),
         "cpu": cpu_model(),
