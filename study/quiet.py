@@ -46,6 +46,8 @@ class _QuietLoader(importlib.abc.Loader):
         return module
 
     def exec_module(self, module: ModuleType) -> None:
+        for finder in [f for f in sys.meta_path if isinstance(f, _QuietFinder)]:
+            sys.meta_path.remove(finder)  # once: later imports find the loaded module
         sys.stderr.flush()
         saved = os.dup(2)
         with tempfile.TemporaryFile(mode="w+b") as captured:
@@ -71,7 +73,8 @@ class _QuietFinder(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname != "tensorflow":
             return None
-        sys.meta_path.remove(self)  # once: later imports find the loaded module
+        # Stays on sys.meta_path until the import runs: importlib.util.find_spec("tensorflow")
+        # (is it installed?) asks finders too, without importing.
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is not None and spec.loader is not None:
             spec.loader = _QuietLoader(spec.loader)

@@ -33,3 +33,23 @@ def test_the_start_up_lines_are_dropped_and_other_lines_pass(capfd):
     err = capfd.readouterr().err
     assert module.loaded
     assert err == "E0000 some_op.cc:1] a real problem\n"
+
+
+def test_asking_whether_tensorflow_is_installed_leaves_its_import_quiet():
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib.util\n"
+        "from study.quiet import quiet_tensorflow\n"
+        "quiet_tensorflow()\n"
+        "assert importlib.util.find_spec('tensorflow') is not None\n"  # as select_backend does
+        "import tensorflow\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "absl::InitializeLog" not in result.stderr
+    assert "oneDNN custom operations" not in result.stderr
