@@ -129,6 +129,7 @@ def test_an_out_of_memory_error_becomes_out_of_device_memory(small_splits, monke
         train(ModelConfig(), TrainConfig(epochs=1), small_splits)
 
 
+@pytest.mark.slow
 def test_a_model_saved_on_one_backend_loads_and_evaluates_on_the_other(small_splits, tmp_path):
     pytest.importorskip(backends.LIBRARY[OTHER])
     result = train(ModelConfig(activation="relu"), TrainConfig(epochs=1), small_splits)
@@ -152,6 +153,7 @@ def test_a_model_saved_on_one_backend_loads_and_evaluates_on_the_other(small_spl
     assert float(accuracy) == pytest.approx(here, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_one_seeded_configuration_reaches_the_same_accuracy_on_both_backends():
     # The same start and the same batches on both: each backend draws initial weights and
     # shuffles from its own random streams, and that alone moved this accuracy by 1 to 2

@@ -53,6 +53,7 @@ def _not_gzip(path: Path) -> None:
     path.write_bytes(b"<html>404 Not Found</html>")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [_truncate, _flip_one_pixel, _not_gzip, Path.unlink])
 @pytest.mark.parametrize("name", ["train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"])
 def test_damaged_file_is_refused_with_its_name_and_the_fix(data_copy, damage, name):

@@ -15,6 +15,7 @@ def _live_graphs() -> int:
     return sum(type(o).__name__ == "FuncGraph" for o in gc.get_objects())
 
 
+@pytest.mark.slow
 def test_clear_session_frees_every_trained_models_graphs(small_splits):
     # keras.backend.clear_session() alone keeps each model's train graph alive through
     # TensorFlow's gradient registry: this count grew by two graphs per model.
@@ -27,6 +28,7 @@ def test_clear_session_frees_every_trained_models_graphs(small_splits):
     assert not [n for n in ops._gradient_registry._registry if n.startswith("CustomGradient-")]
 
 
+@pytest.mark.slow
 def test_a_model_trains_again_after_clear_session(small_splits):
     train(ModelConfig(), TrainConfig(epochs=1), small_splits)
     clear_session()

@@ -23,6 +23,7 @@ def test_training_returns_curves_and_the_best_epochs_weights(small_splits):
     assert accuracy == pytest.approx(result.best_val_accuracy, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_run(small_splits):
     config = TrainConfig(epochs=1, seed=3)
     a = train(ModelConfig(), config, small_splits)
@@ -66,6 +67,7 @@ def test_invalid_training_config_raises_value_error(bad):
         TrainConfig(**bad)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "options",
     [
@@ -105,6 +107,7 @@ def test_flip_augmentation_mirrors_images_and_nothing_else(small_splits):
     assert make_augmentation(TrainConfig()) is None
 
 
+@pytest.mark.slow
 def test_batch_norm_model_trains_and_keeps_layer_names(small_splits):
     result = train(
         ModelConfig(activation="relu", batch_norm=True), TrainConfig(epochs=2), small_splits
@@ -114,6 +117,7 @@ def test_batch_norm_model_trains_and_keeps_layer_names(small_splits):
     assert result.best_val_accuracy > 0.4
 
 
+@pytest.mark.slow
 @tensorflow_only
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1], ids=["sparse-labels", "one-hot-labels"])
 def test_each_model_traces_its_train_step_once_and_trains_as_keras_would(

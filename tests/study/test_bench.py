@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from study.cli import main
+
+pytestmark = pytest.mark.slow  # every test here runs real studies
 
 
 def _finite_positive(value: float) -> bool:

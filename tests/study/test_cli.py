@@ -19,6 +19,7 @@ def _where(tmp_path) -> list[str]:
     return ["--storage", f"sqlite:///{tmp_path / 'db.sqlite'}", "--results-dir", str(tmp_path)]
 
 
+@pytest.mark.slow
 def test_run_resume_and_list_trials(tmp_path, capsys):
     assert main(["run", *TINY, *_where(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -40,6 +41,7 @@ def test_run_resume_and_list_trials(tmp_path, capsys):
     assert {"val_accuracy", "learning_rate", "c1_filters", "epochs_run"} <= set(table.columns)
 
 
+@pytest.mark.slow
 def test_resuming_with_other_epochs_is_refused_and_keeps_the_trials(tmp_path, capsys):
     assert main(["run", *TINY, *_where(tmp_path)]) == 0
     capsys.readouterr()
@@ -79,6 +81,7 @@ def test_invalid_flags_exit_2_with_a_usage_line(argv, capsys):
     assert "error:" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_unparsable_storage_url_exits_2_without_a_traceback(tmp_path):
     result = subprocess.run(
         [
@@ -161,6 +164,7 @@ def test_a_bad_space_file_exits_2_with_one_line(tmp_path, capsys):
     assert not (tmp_path / "db.sqlite").exists()  # refused before touching the storage
 
 
+@pytest.mark.slow
 def test_enqueued_points_run_first_and_only_once_per_study(tmp_path):
     space = tmp_path / "space.toml"
     space.write_text(
@@ -204,6 +208,7 @@ _TENSORFLOW_START_UP = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])  # in the run process; in worker processes
 def test_run_prints_no_tensorflow_start_up_lines(tmp_path, workers):
     argv = ["run", "--quick", "--n-trials", "2", "--epochs", "1", "--workers", workers]
@@ -219,6 +224,7 @@ def test_run_prints_no_tensorflow_start_up_lines(tmp_path, workers):
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_workers_share_one_header_and_the_supervisor_prints_each_trial_once(tmp_path, capfd):
     argv = ["run", "--quick", "--n-trials", "3", "--epochs", "1", "--workers", "2"]
     assert main([*argv, *_where(tmp_path)]) == 0
@@ -231,6 +237,7 @@ def test_workers_share_one_header_and_the_supervisor_prints_each_trial_once(tmp_
     ]
 
 
+@pytest.mark.slow
 def test_quiet_prints_only_the_summary(tmp_path, capsys):
     assert main(["run", *TINY, "--quiet", *_where(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -238,6 +245,7 @@ def test_quiet_prints_only_the_summary(tmp_path, capsys):
     assert "study '" not in out and "trial   0" not in out and "next:" not in out
 
 
+@pytest.mark.slow
 def test_verbose_adds_a_line_per_epoch(tmp_path, capsys):
     argv = ["run", *TINY, "--epochs", "2", "--pruner", "none", "--verbose"]
     assert main([*argv, *_where(tmp_path)]) == 0
@@ -245,6 +253,7 @@ def test_verbose_adds_a_line_per_epoch(tmp_path, capsys):
     assert "trial   0  epoch  1/2  loss" in out and "trial   1  epoch  2/2  loss" in out
 
 
+@pytest.mark.slow
 def test_a_finished_run_ends_with_the_commands_that_show_its_result(tmp_path, capsys):
     assert main(["run", *TINY, "--study-name", "mine", *_where(tmp_path)]) == 0
     tail = capsys.readouterr().out.split("next:\n", 1)[1].splitlines()
@@ -288,6 +297,7 @@ def test_run_help_shows_the_defaults_of_run_settings_and_the_presets(capsys):
     assert f"(default: {default.workers})" in text and f"(default: {default.sampler})" in text
 
 
+@pytest.mark.slow
 def test_resuming_with_another_sampler_says_so_in_the_header(tmp_path, capsys):
     assert main(["run", *TINY, "--n-trials", "1", *_where(tmp_path)]) == 0
     capsys.readouterr()

@@ -24,6 +24,8 @@ from study.dashboard import host_warning
 from study.storage import open_storage
 from study.trial_notes import record_trial, trial_note
 
+pytestmark = pytest.mark.slow  # real worker processes and servers
+
 STUDY = "watched"
 N_TRIALS = 2  # the fewest that show a best trial among others
 CHROMIUM = Path("/usr/bin/chromium")

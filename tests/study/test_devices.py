@@ -162,6 +162,7 @@ def test_run_spreads_its_workers_over_the_gpus_it_finds(tmp_path, monkeypatch):
     assert [env["CUDA_VISIBLE_DEVICES"] for env in _RecordedWorker.envs] == ["1", "1"]
 
 
+@pytest.mark.slow
 def test_a_jax_study_never_loads_tensorflow_and_records_its_backend(tmp_path):
     pytest.importorskip("jax")
     code = f"""

@@ -108,6 +108,7 @@ def test_export_without_a_completed_trial_exits_1(tmp_path, capsys):
     assert not (tmp_path / "out" / MODEL_NAME).exists()
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_evaluate_agrees_with_keras_evaluate_on_the_test_set(tiny_study, tmp_path, fashion):
     assert _export(tiny_study, tmp_path) == 0
@@ -154,6 +155,7 @@ def test_evaluate_refuses_files_that_are_not_lenet_models(tmp_path, capsys, make
     assert message in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_predict_recognizes_test_images_saved_as_png(small_splits, fashion, tmp_path, capsys):
     from lenet import ModelConfig, TrainConfig, train
 

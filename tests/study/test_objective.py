@@ -44,6 +44,7 @@ def test_one_real_trial_returns_its_best_epoch_and_keeps_its_model(small_splits,
     assert (tmp_path / "artifacts" / trial.user_attrs["model_artifact_id"]).stat().st_size > 0
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_median_pruner_prunes_a_hopeless_trial_and_leaves_no_model(small_splits, tmp_path):
     study = _study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0))

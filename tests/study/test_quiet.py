@@ -6,6 +6,8 @@ import importlib.machinery
 import os
 import types
 
+import pytest
+
 from study.quiet import _QuietLoader
 
 
@@ -35,6 +37,7 @@ def test_the_start_up_lines_are_dropped_and_other_lines_pass(capfd):
     assert err == "E0000 some_op.cc:1] a real problem\n"
 
 
+@pytest.mark.slow
 def test_asking_whether_tensorflow_is_installed_leaves_its_import_quiet():
     import subprocess
     import sys

@@ -59,6 +59,7 @@ class _Page(HTMLParser):
         self.scripts_with_src += tag == "script" and "src" in attributes
 
 
+@pytest.mark.slow
 def test_html_holds_every_section_and_loads_nothing_from_the_network(reported):
     text = (reported / NAME / "report.html").read_text(encoding="utf-8")
     page = _Page()
@@ -75,6 +76,7 @@ def test_html_holds_every_section_and_loads_nothing_from_the_network(reported):
     assert "train-images-idx3-ubyte" in text
 
 
+@pytest.mark.slow
 def test_pdf_has_pages_and_its_first_page_is_not_blank(reported, tmp_path):
     pdf = reported / NAME / "report.pdf"
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
@@ -89,6 +91,7 @@ def test_pdf_has_pages_and_its_first_page_is_not_blank(reported, tmp_path):
     assert (gray < 200).mean() > 0.02  # text, tables and figures, not an empty page
 
 
+@pytest.mark.slow
 def test_summary_numbers_equal_what_the_storage_holds(reported):
     stored = optuna.load_study(study_name=NAME, storage=f"sqlite:///{reported / 'db.sqlite'}")
     facts = study_facts(stored)
@@ -112,6 +115,7 @@ def test_summary_numbers_equal_what_the_storage_holds(reported):
         assert f"{cache[arm][0]['accuracy']:.4f}" in text
 
 
+@pytest.mark.slow
 def test_comparison_numbers_follow_from_the_cached_predictions(reported, fashion):
     stored = optuna.load_study(study_name=NAME, storage=f"sqlite:///{reported / 'db.sqlite'}")
     options = ReportOptions(
@@ -142,6 +146,7 @@ def _no_training(*args, **kwargs):
     raise RuntimeError("retrained")
 
 
+@pytest.mark.slow
 def test_rerendering_reuses_the_cache_and_a_changed_setting_retrains(reported, monkeypatch):
     monkeypatch.setattr(study.report.retrain, "train", _no_training)
     cache = reported / NAME / "retrain.json"
@@ -156,6 +161,7 @@ def test_rerendering_reuses_the_cache_and_a_changed_setting_retrains(reported, m
         main(["report", *_where(reported), *SHRINK, "--no-pdf", "--retrain"])
 
 
+@pytest.mark.slow
 def test_a_study_without_completed_trials_still_gets_a_report(reported, tmp_path, capsys):
     source = optuna.load_study(study_name=NAME, storage=f"sqlite:///{reported / 'db.sqlite'}")
     empty = optuna.create_study(
@@ -222,6 +228,7 @@ def test_confused_pairs_are_the_largest_off_diagonal_cells():
     assert table["share of true class"].iloc[0] == pytest.approx(9 / 59)
 
 
+@pytest.mark.slow
 def test_without_a_browser_the_pdf_report_stops_with_one_line(reported, monkeypatch, capsys):
     monkeypatch.delenv("BROWSER_PATH", raising=False)
     monkeypatch.setattr("study.report.pdf.CHROMIUM_NAMES", ("no-such-browser",))
@@ -307,17 +314,20 @@ def _html(reported: Path) -> str:
     return (reported / NAME / "report.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_one_seed_shows_its_accuracy_without_a_spread(reported):
     text = _html(reported)  # the fixture retrains with --seeds 1
     assert "±" not in text
     assert "(one seed)" in text
 
 
+@pytest.mark.slow
 def test_one_epoch_is_said_in_the_singular(reported):
     text = _html(reported)  # --epochs 1
     assert "1 epochs" not in text and "for 1 epoch each" in text
 
 
+@pytest.mark.slow
 def test_importances_say_how_many_completed_trials_they_rest_on(reported):
     text = _html(reported)
     assert "From 2 completed trials; fANOVA importances from fewer than ~10" in text
@@ -344,6 +354,7 @@ class _TopTable(HTMLParser):
             self.headers.append(data.strip())
 
 
+@pytest.mark.slow
 def test_top_trials_table_puts_the_parameters_in_one_column_to_fit_the_page(reported):
     table = _TopTable()
     table.feed(_html(reported))

@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import optuna
+import pytest
 
 from study.cli import main
 from study.samplers import SEED_RULE, trial_seed
+
+pytestmark = pytest.mark.slow  # every test here runs real studies
 
 NAME = "lenet5-fashion-mnist"
 # 4 trials of 1 epoch on 500 images, in this process: a few seconds per run.

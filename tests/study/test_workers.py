@@ -26,6 +26,8 @@ from study.settings import RunSettings
 from study.storage import StudyError, open_storage
 from study.workers import to_argv, worker_settings
 
+pytestmark = pytest.mark.slow  # real worker processes and servers
+
 STUDY = "lenet5-fashion-mnist"
 
 
