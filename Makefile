@@ -4,6 +4,8 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 LOG ?= .setup.log
+# In a variable: a comma inside $(call ...)'s arguments would split them.
+TEST_EXTRAS := .[cpu,jax,dev]
 # dataset-fashion-mnist: the images; chromium: the report's static figures and PDF.
 STUDY_APT ?= dataset-fashion-mnist chromium
 # postgresql: the worker tests' server; poppler-utils: the report test renders a PDF page;
@@ -34,7 +36,7 @@ $(BIN)/lenet-study: pyproject.toml
 
 # JAX (the tests run on both backends) and the test tools, on top of the study's packages.
 $(VENV)/.dev: $(BIN)/lenet-study
-	@$(call logged,installing JAX and the test tools into $(VENV),$(BIN)/pip install -e '.[cpu,jax,dev]')
+	@$(call logged,installing JAX and the test tools into $(VENV),$(BIN)/pip install -e '$(TEST_EXTRAS)')
 	@touch $@
 
 setup: $(BIN)/lenet-study
