@@ -17,8 +17,8 @@ import optuna
 from optuna.trial import TrialState
 
 from study.artifacts import artifact_dir
-from study.errors import StudyError, UsageError
-from study.storage import open_existing_storage
+from study.errors import UsageError
+from study.storage import no_such_study, open_existing_storage
 
 ARTIFACT_ATTR = "model_artifact_id"  # the trial user attribute naming its model file
 
@@ -117,11 +117,7 @@ def plan_deletion(storage_url: str, study_name: str, results_dir: Path) -> Delet
     try:
         study_id = storage.get_study_id_from_name(study_name)
     except KeyError:
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        raise StudyError(
-            f"no study {study_name!r} in {storage_url}"
-            + (f"; it has {', '.join(map(repr, names))}" if names else "")
-        ) from None
+        raise no_such_study(storage, storage_url, study_name) from None
     trials = storage.get_all_trials(study_id, deepcopy=False)
     store = artifact_dir(results_dir)
     ids = [t.user_attrs[ARTIFACT_ATTR] for t in trials if ARTIFACT_ATTR in t.user_attrs]

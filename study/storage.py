@@ -291,8 +291,13 @@ def load_study(storage_url: str, study_name: str) -> optuna.Study:
     try:
         return optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        raise StudyError(
-            f"no study {study_name!r} in {storage_url}"
-            + (f"; it has {', '.join(map(repr, names))}" if names else "; run `lenet-study run`")
-        ) from None
+        raise no_such_study(storage, storage_url, study_name) from None
+
+
+def no_such_study(storage: BaseStorage, storage_url: str, study_name: str) -> StudyError:
+    """The error for a study name the storage does not hold, naming the ones it does."""
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    return StudyError(
+        f"no study {study_name!r} in {storage_url}"
+        + (f"; it has {', '.join(map(repr, names))}" if names else "; run `lenet-study run`")
+    )
