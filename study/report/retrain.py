@@ -135,6 +135,9 @@ def retrain(
 
     ``progress`` gets one line per finished run: retraining takes minutes per run.
     """
+    from lenet import backends
+
+    backends.current().quiet_logs()  # each run predicts with a new model: retracing is expected
     train_idx = subset(len(data.y_train), data.y_train, settings.train_limit)
     test_idx = subset(len(data.y_test), data.y_test, settings.test_limit)
     # validate=False: no validation set is used, so none is needed; nothing selects on test.
