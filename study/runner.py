@@ -180,16 +180,17 @@ def run(settings: RunSettings, supervised: bool = False, out: TextIO | None = No
         return 0
     backend = settings.backend or backends.configured()
     devices = check_devices(settings.devices, gpu_count(backend))
-    settings.search_space()  # a bad space file: one error here, not one per worker
-    check_storage(settings.storage_url)
-    check_writable_folder(settings.results_dir, "results folder")
     progress = Progress(settings.n_trials, settings.verbosity, out)
     if settings.workers > 1 or settings.recycles:
         from lenet.data import find_data_dir
         from study.storage import load_study
         from study.workers import run_workers
 
-        # Missing data files: one error here, before the workers' database is created.
+        # One error here, not one per worker, and before the workers' database is created;
+        # in one process, run_study makes the same checks in the same order.
+        settings.search_space()
+        check_storage(settings.storage_url)
+        check_writable_folder(settings.results_dir, "results folder")
         find_data_dir(settings.data_dir)
         code = run_workers(settings, progress, devices)
         study = load_study(settings.storage_url, settings.study_name)
