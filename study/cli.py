@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         DEFAULT_DASHBOARD_HOST,
         DEFAULT_DASHBOARD_PORT,
         DEFAULT_REPORT_SEEDS,
+        DEFAULT_WORKERS,
         FASHION_MNIST_TRAIN_IMAGES,
         PRESETS,
         RunSettings,
@@ -302,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--retrain", action="store_true", help="retrain even if cached")
     report.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=DEFAULT_WORKERS,
+        help="processes retraining side by side, each with its share of the cores; one on a "
+        "GPU machine (default: %(default)s)",
+    )
+    report.add_argument(
         "--epochs", type=_positive_int, help="retraining epochs (default: the study's epochs)"
     )
     report.add_argument(
@@ -501,6 +509,7 @@ def _report(args: argparse.Namespace) -> int:
             train_limit=args.train_limit,
             test_limit=args.test_limit,
             retrain=args.retrain,
+            workers=args.workers,
             data_dir=args.data_dir,
             pdf=not args.no_pdf,
         ),

@@ -28,6 +28,7 @@ from lenet import (
     train,
 )
 from lenet.data import stratified_indices
+from study.report.pool import retrain_in_processes
 
 CACHE_FILE = "retrain.json"
 CACHE_VERSION = 1  # bump when the stored record changes shape
@@ -130,14 +131,16 @@ def retrain(
     settings: RetrainSettings,
     data: FashionMNIST,
     progress: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> RetrainResult:
     """Retrains both arms with every seed on the (possibly limited) training images.
 
-    ``progress`` gets one line per finished run: retraining takes minutes per run.
+    Args:
+        settings: the arms, seeds, epochs and data limits.
+        data: the verified data set.
+        progress: gets one line per finished run: retraining takes minutes per run.
+        workers: processes sharing the runs and the cores (``study.report.pool``); 1: here.
     """
-    from lenet import backends
-
-    backends.current().quiet_logs()  # each run predicts with a new model: retracing is expected
     train_idx = subset(len(data.y_train), data.y_train, settings.train_limit)
     test_idx = subset(len(data.y_test), data.y_test, settings.test_limit)
     # validate=False: no validation set is used, so none is needed; nothing selects on test.
@@ -148,21 +151,38 @@ def retrain(
         y_val=data.y_train[:0],
     )
     x_test, y_test = data.x_test[test_idx], data.y_test[test_idx]
+    names = [name for _ in settings.seeds for name in ("baseline", "best")]
+    runs = [
+        (model_config, replace(train_config, epochs=settings.epochs, seed=seed))
+        for seed in settings.seeds
+        for model_config, train_config in (
+            (settings.baseline_model, settings.baseline_train),
+            (settings.best_model, settings.best_train),
+        )
+    ]
+
+    def finished(index: int, run: RetrainRun) -> None:
+        if progress is not None:
+            epochs = settings.epochs
+            progress(
+                f"retrained {names[index]}, seed {run.seed}: test accuracy {run.accuracy:.4f} "
+                f"({epochs} epoch{'s' * (epochs != 1)}, {run.train_seconds:.0f} s)"
+            )
+
+    workers = min(workers, len(runs))
+    if workers > 1:
+        results = retrain_in_processes(runs, images, x_test, y_test, workers, finished)
+    else:
+        from lenet import backends
+
+        backends.current().quiet_logs()  # a new model per run: retracing is expected
+        results = []
+        for model_config, train_config in runs:
+            results.append(retrain_one(model_config, train_config, images, x_test, y_test))
+            finished(len(results) - 1, results[-1])
     arms: dict[str, list[RetrainRun]] = {"baseline": [], "best": []}
-    for seed in settings.seeds:
-        for name, model_config, train_config in (
-            ("baseline", settings.baseline_model, settings.baseline_train),
-            ("best", settings.best_model, settings.best_train),
-        ):
-            config = replace(train_config, epochs=settings.epochs, seed=seed)
-            run = retrain_one(model_config, config, images, x_test, y_test)
-            arms[name].append(run)
-            if progress is not None:
-                progress(
-                    f"retrained {name}, seed {seed}: test accuracy {run.accuracy:.4f} "
-                    f"({settings.epochs} epoch{'s' * (settings.epochs != 1)}, "
-                    f"{run.train_seconds:.0f} s)"
-                )
+    for name, run in zip(names, results, strict=True):
+        arms[name].append(run)
     return RetrainResult(settings, arms["baseline"], arms["best"], test_idx.tolist())
 
 
@@ -204,6 +224,7 @@ def retrain_or_load(
     cache: Path,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> RetrainResult:
     """Returns the cached result for these settings, or retrains and caches it.
 
@@ -213,9 +234,10 @@ def retrain_or_load(
         cache: the JSON file that holds the last result.
         force: retrain even if the cache matches.
         progress: gets one line per finished retraining run.
+        workers: processes sharing the runs and the cores; 1: this process.
     """
     if not force and (cached := load_cached(cache, settings)) is not None:
         return cached
-    result = retrain(settings, data, progress)
+    result = retrain(settings, data, progress, workers)
     save(cache, result)
     return result

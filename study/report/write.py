@@ -9,13 +9,14 @@ from pathlib import Path
 import optuna
 from plotly.offline import get_plotlyjs
 
-from lenet import ModelConfig, TrainConfig, load_fashion_mnist
+from lenet import ModelConfig, TrainConfig, backends, load_fashion_mnist
 from study.paths import check_writable_folder
 from study.report.pdf import find_chromium, print_pdf, static_export
+from study.report.pool import default_workers
 from study.report.render import interactive_figure, page, static_figure
 from study.report.retrain import BASELINE_TRAIN, CACHE_FILE, RetrainSettings, retrain_or_load
 from study.report.summary import Report, best_trial_or_none, summarize
-from study.settings import DEFAULT_REPORT_SEEDS
+from study.settings import DEFAULT_REPORT_SEEDS, DEFAULT_WORKERS
 from study.storage import load_study
 
 
@@ -34,6 +35,7 @@ class ReportOptions:
     retrain: bool = False  # ignore the cache
     data_dir: Path | None = None
     pdf: bool = True
+    workers: int = DEFAULT_WORKERS  # retraining processes on a CPU machine; 1 with a GPU
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,12 @@ def write_report(
     if settings is not None:
         cache = options.out / CACHE_FILE
         retrained = retrain_or_load(
-            settings, data, cache, force=options.retrain, progress=progress
+            settings,
+            data,
+            cache,
+            force=options.retrain,
+            progress=progress,
+            workers=default_workers(options.workers, backends.configured()),
         )
     report = summarize(study, retrained, data, options.command)
     options.out.mkdir(parents=True, exist_ok=True)
