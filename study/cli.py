@@ -413,7 +413,8 @@ def _trials(args: argparse.Namespace) -> int:
         check_writable_file(args.csv, "CSV file")
     study = load_study(_storage_url(args), args.study_name)
     table = trials_table(study)
-    print(table.to_string(index=False) if len(table) else "no trials yet")
+    shown = table.astype(object).where(table.notna(), "-")  # a pruned trial has no value
+    print(shown.to_string(index=False) if len(table) else "no trials yet")
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.csv, index=False)

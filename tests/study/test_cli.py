@@ -127,6 +127,23 @@ def test_trials_of_a_missing_study_exit_1(tmp_path, capsys):
     assert "no study 'nope'" in capsys.readouterr().err
 
 
+def test_trials_shows_a_dash_for_what_a_trial_does_not_have(tmp_path, capsys):
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    distribution = optuna.distributions.IntDistribution(4, 8)
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.PRUNED,
+            params={"c1_filters": 8},
+            distributions={"c1_filters": distribution},
+        )
+    )
+    assert main(["trials", *_where(tmp_path), "--study-name", "s"]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out and "None" not in out
+    header, row = out.splitlines()[:2]
+    assert row.split()[header.split().index("val_accuracy")] == "-"
+
+
 def test_accurate_preset_runs_its_wide_space_within_the_budget(tmp_path):
     argv = [
         "run",
