@@ -20,7 +20,7 @@ from scipy.stats import binomtest
 from lenet import CLASS_NAMES, FashionMNIST, TrainConfig
 from study.provenance import provenance
 from study.report.retrain import RetrainResult, RetrainRun
-from study.results import trials_table
+from study.results import trained_epochs, trials_table
 
 TOP_TRIALS = 10
 CONFUSED_PAIRS = 6
@@ -141,11 +141,11 @@ def study_facts(study: optuna.Study) -> StudyFacts:
     by_state = {s: [t for t in trials if t.state == s] for s in TrialState}
     finished = [t for t in trials if t.state.is_finished()]
     epochs = int(protocol.get("epochs") or 0)
-    epochs_run = sum(_epochs_run(t) for t in finished)
+    epochs_run = sum(trained_epochs(t) for t in finished)
     # A trial pruned before training (over the parameter budget) would not have trained
     # without a pruner either: it saved no epochs.
     saved = sum(
-        max(epochs - _epochs_run(t), 0)
+        max(epochs - trained_epochs(t), 0)
         for t in by_state[TrialState.PRUNED]
         if not _pruned_before_training(t)
     )
@@ -173,10 +173,6 @@ def study_facts(study: optuna.Study) -> StudyFacts:
 
 def _pruned_before_training(trial: FrozenTrial) -> bool:
     return str(trial.user_attrs.get("end", "")).startswith("pruned before training")
-
-
-def _epochs_run(trial: FrozenTrial) -> int:
-    return int(trial.user_attrs.get("epochs_run", len(trial.intermediate_values)))
 
 
 def best_trial_or_none(study: optuna.Study) -> FrozenTrial | None:
