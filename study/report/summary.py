@@ -1,7 +1,8 @@
 """What the report says, computed: typed records a test can check against the storage.
 
-``summarize`` gathers the study's counts, the retrained comparison with its paired test, the
-best model's mistakes and the provenance. ``study.report.render`` only lays them out, as
+``summarize`` gathers the study's counts, where its best trial came from
+(``study.report.origin``), the retrained comparison with its paired test, the best model's
+mistakes and the provenance. ``study.report.render`` only lays them out, as
 Optuna's visualization splits ``_get_..._info`` from drawing.
 """
 
@@ -19,6 +20,7 @@ from scipy.stats import binomtest
 
 from lenet import CLASS_NAMES, FashionMNIST, TrainConfig
 from study.provenance import provenance
+from study.report.origin import BestOrigin, best_origin
 from study.report.retrain import RetrainResult, RetrainRun
 from study.results import trained_epochs, trials_table
 
@@ -125,6 +127,7 @@ class Report:
     """Everything the report shows, except Optuna's plots, which are drawn from the study."""
 
     facts: StudyFacts
+    origin: BestOrigin
     top_trials: pd.DataFrame
     plot_missing: dict[str, str]  # plot name -> why it is not drawn
     plot_notes: dict[str, str]  # plot name -> what to keep in mind reading it
@@ -313,6 +316,7 @@ def summarize(
     comparison = compare(retrained, data) if retrained and data else None
     return Report(
         facts=facts,
+        origin=best_origin(study),
         top_trials=table,
         plot_missing=plot_missing(facts.n_complete),
         plot_notes=plot_notes(facts.n_complete),
