@@ -9,7 +9,10 @@ import pytest
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from study.report.figures import best_so_far
 from study.report.origin import best_origin
+from study.report.render import interactive_figure, page
+from study.report.summary import summarize
 
 FIRST_START = datetime.datetime(2025, 3, 1, 9, 0)
 DISTRIBUTIONS = {
@@ -79,10 +82,14 @@ def test_spending_counts_started_trials_and_finished_epochs_until_the_best_compl
     assert origin.whole_study.seconds == 130 * 60  # the pause included
 
 
-def test_the_curve_has_each_completed_trial_with_the_best_value_so_far(resumed):
+def test_best_so_far_steps_at_each_completion_and_skips_unfinished_trials(resumed):
     origin = best_origin(resumed)
     points = [(p.number, p.seconds, p.value, p.best_so_far) for p in origin.completed]
     assert points == [(0, 600, 0.80, 0.80), (3, 1500, 0.90, 0.90), (5, 7800, 0.85, 0.90)]
+    line = best_so_far(origin).data[0]
+    assert line.line.shape == "hv"
+    assert list(line.x) == [10, 25, 130, 130]  # minutes, held to the last finished trial
+    assert list(line.y) == [0.80, 0.90, 0.90, 0.90]
 
 
 def test_best_so_far_of_a_minimized_study_keeps_the_lowest_value(storage_url):
@@ -92,6 +99,10 @@ def test_best_so_far_of_a_minimized_study_keeps_the_lowest_value(storage_url):
     origin = best_origin(study)
     assert [p.best_so_far for p in origin.completed] == [0.5, 0.3, 0.3]
     assert origin.best_number == 1 and origin.until_best.seconds == 3 * 60
+
+
+def _page(study: optuna.Study) -> str:
+    return page(summarize(study, None, None, "cmd"), study, interactive_figure)
 
 
 def _ask_and_tell(study: optuna.Study, value: float) -> None:
@@ -115,6 +126,8 @@ def test_a_best_trial_from_enqueue_trial_is_enqueued_with_its_given_values():
     assert origin.sampler_chose == ()
     assert [p.enqueued for p in origin.completed] == [False, True, False]
     assert (origin.until_best.trials_started, origin.whole_study.trials_started) == (2, 3)
+    markers = {t.name: t.marker.symbol for t in best_so_far(origin).data if t.mode == "markers"}
+    assert markers["enqueued trial"] != markers["sampled trial"]
 
 
 def test_a_partly_enqueued_best_names_the_parameters_the_sampler_chose():
@@ -126,12 +139,14 @@ def test_a_partly_enqueued_best_names_the_parameters_the_sampler_chose():
     assert origin.sampler_chose == ("learning_rate",)
 
 
-def test_a_sampled_best_is_not_enqueued():
+def test_a_sampled_best_is_not_enqueued_and_its_figure_has_no_enqueued_marker():
     study = optuna.create_study(direction="maximize")
     _ask_and_tell(study, 0.9)
     origin = best_origin(study)
     assert (origin.best_number, origin.enqueued, origin.enqueued_params) == (0, False, {})
     assert origin.sampler_chose == ("c1_filters", "learning_rate")
+    names = [t.name for t in best_so_far(origin).data]
+    assert "enqueued trial" not in names and "sampled trial" in names
 
 
 def test_a_retried_best_names_the_trial_it_reran(storage_url):
@@ -153,3 +168,28 @@ def test_without_a_completed_trial_there_is_only_the_reason(states, storage_url)
     origin = best_origin(study)
     assert origin.best_number is None and origin.until_best is None and not origin.completed
     assert origin.missing == "no trial has completed"
+    text = _page(study)
+    assert 'id="origin">Where the best trial came from</h3>' in text
+    assert "Not shown: no trial has completed." in text
+
+
+def test_the_page_says_how_the_best_trial_was_chosen_and_what_it_cost(resumed):
+    text = _page(resumed)
+    assert 'id="origin">Where the best trial came from</h3>' in text
+    assert "Trial #3 (validation accuracy 0.9000) was sampled by the sampler" in text
+    for cells in (
+        "<td>trials started</td>\n      <td>5</td>\n      <td>6</td>\n      <td>83%</td>",
+        "<td>epochs trained (finished trials)</td>\n      <td>7</td>\n      <td>10</td>",
+        "<td>minutes since the first trial started</td>\n      <td>25.0</td>\n      <td>130.0",
+    ):
+        assert cells in text
+    section = text[text.index('id="origin"') : text.index("<h3>Optimization history")]
+    assert section.count('class="plotly-graph-div"') == 1  # the best-so-far curve
+
+
+def test_the_page_says_an_enqueued_best_was_enqueued_by_hand():
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"c1_filters": 12})
+    _ask_and_tell(study, 0.9)
+    text = _page(study)
+    assert "was enqueued by hand with c1_filters=12; the sampler chose learning_rate." in text
