@@ -19,6 +19,11 @@ def best_trial_or_none(study: optuna.Study) -> FrozenTrial | None:
         return None
 
 
+def trained_epochs(trial: FrozenTrial) -> int:
+    """The epochs a trial trained: as its objective recorded them, else its reported values."""
+    return int(trial.user_attrs.get("epochs_run", len(trial.intermediate_values)))
+
+
 def format_value(value: Any) -> str:
     """A parameter or metric for people: floats to 4 significant digits, whole floats bare."""
     if isinstance(value, float):

@@ -17,10 +17,16 @@ import plotly.graph_objects as go
 
 from lenet import CLASS_NAMES
 from study.curves import Curve, epoch_curves
+from study.report.origin import BestOrigin
 from study.report.summary import Arm, Comparison
 
 WIDTH = 900  # pixels; the static (PDF) export uses the same size as the HTML
 COLORS = {"classic LeNet-5": "#636efa", "best trial": "#ef553b"}
+# The best-so-far figure's completed trials: how each was chosen, as a marker and a colour.
+ORIGIN_MARKERS = {
+    False: ("sampled", "circle", "#636efa"),
+    True: ("enqueued", "diamond", "#00cc96"),
+}
 
 SEARCH_PLOTS: dict[str, tuple[str, Callable[[optuna.Study], go.Figure]]] = {
     "history": ("Optimization history", vis.plot_optimization_history),
@@ -47,6 +53,53 @@ def search_plot(study: optuna.Study, name: str) -> go.Figure:
     if name == "slice":  # the colour bar of trial numbers
         figure.update_traces(marker_colorbar_tick0=0, marker_colorbar_dtick=step)
     return figure.update_layout(width=WIDTH, height=height, title=None, margin={"t": 30})
+
+
+def best_so_far(origin: BestOrigin) -> go.Figure:
+    """The best validation accuracy so far against minutes since the first trial started, a
+    step at each completion up to the study's last finished trial; each completed trial is a
+    point, enqueued ones drawn apart from sampled ones."""
+    points = origin.completed
+    end = origin.whole_study.seconds if origin.whole_study else points[-1].seconds
+    figure = go.Figure(
+        go.Scatter(
+            x=[p.seconds / 60 for p in points] + [end / 60],
+            y=[p.best_so_far for p in points] + [points[-1].best_so_far],
+            mode="lines",
+            line={"shape": "hv", "color": COLORS["best trial"]},
+            name="best so far",
+            hoverinfo="skip",
+        )
+    )
+    for enqueued, (label, symbol, color) in ORIGIN_MARKERS.items():
+        chosen = [p for p in points if p.enqueued == enqueued]
+        if not chosen:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=[p.seconds / 60 for p in chosen],
+                y=[p.value for p in chosen],
+                mode="markers",
+                marker={"symbol": symbol, "color": color, "size": 8},
+                name=f"{label} trial",
+                customdata=[p.number for p in chosen],
+                hovertemplate="trial %{customdata}: %{y:.4f} at %{x:.1f} min<extra></extra>",
+            )
+        )
+    best = [p for p in points if p.number == origin.best_number]
+    figure.add_trace(
+        go.Scatter(
+            x=[p.seconds / 60 for p in best],
+            y=[p.value for p in best],
+            mode="markers",
+            marker={"symbol": "circle-open", "color": "#222", "size": 16, "line": {"width": 2}},
+            name=f"best trial #{origin.best_number}",
+            hoverinfo="skip",
+        )
+    )
+    figure.update_xaxes(title_text="minutes since the first trial started", rangemode="tozero")
+    figure.update_yaxes(title_text="validation accuracy")
+    return figure.update_layout(width=WIDTH, height=360, margin={"t": 20})
 
 
 def learning_curves(comparison: Comparison) -> go.Figure:

@@ -21,7 +21,14 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from lenet import CLASS_NAMES
-from study.report.figures import SEARCH_PLOTS, confusion, f1_bars, learning_curves, search_plot
+from study.report.figures import (
+    SEARCH_PLOTS,
+    best_so_far,
+    confusion,
+    f1_bars,
+    learning_curves,
+    search_plot,
+)
 from study.report.summary import Report
 
 FigureHTML = Callable[[go.Figure], str]
@@ -182,8 +189,59 @@ def _study(report: Report) -> str:
     return _pairs(rows)
 
 
+def _origin(report: Report, figure_html: FigureHTML) -> str:
+    o = report.origin
+    title = '<h3 id="origin">Where the best trial came from</h3>'
+    if o.until_best is None or o.whole_study is None:
+        return title + _missing(o.missing or "no best trial")
+    if not o.enqueued:
+        how = f"sampled by the sampler ({report.facts.sampler})"
+    elif o.sampler_chose:
+        how = (
+            f"enqueued by hand with {_params(o.enqueued_params)}; the sampler chose "
+            + ", ".join(o.sampler_chose)
+        )
+    else:
+        how = f"enqueued by hand ({_params(o.enqueued_params)})"
+    if o.retry_of is not None:
+        how += f", a retry of trial #{o.retry_of}"
+    until, whole = o.until_best, o.whole_study
+    spent = pd.DataFrame(
+        [
+            _spent_row("trials started", until.trials_started, whole.trials_started),
+            _spent_row("epochs trained (finished trials)", until.epochs_run, whole.epochs_run),
+            _spent_row(
+                "minutes since the first trial started",
+                until.seconds / 60,
+                whole.seconds / 60,
+                "{:.1f}".format,
+            ),
+        ]
+    )
+    return "\n".join(
+        [
+            title,
+            f"<p>Trial #{o.best_number} (validation accuracy {o.best_value:.4f}) was "
+            f"{_e(how)}.</p>",
+            _table(spent),
+            _figure(figure_html, best_so_far(o)),
+        ]
+    )
+
+
+def _spent_row(
+    name: str, part: float, total: float, text: Callable[[float], str] = "{:.0f}".format
+) -> dict[str, str]:
+    return {
+        "": name,
+        "until the best trial completed": text(part),
+        "whole study": text(total),
+        "share": f"{part / total:.0%}" if total else "-",
+    }
+
+
 def _search(report: Report, study: optuna.Study, figure_html: FigureHTML) -> str:
-    parts = []
+    parts = [_origin(report, figure_html)]
     for name, (title, _) in SEARCH_PLOTS.items():
         parts.append(f"<h3>{_e(title)}</h3>")
         if name in report.plot_missing:

@@ -1,7 +1,8 @@
 """What the report says, computed: typed records a test can check against the storage.
 
-``summarize`` gathers the study's counts, the retrained comparison with its paired test, the
-best model's mistakes and the provenance. ``study.report.render`` only lays them out, as
+``summarize`` gathers the study's counts, where its best trial came from
+(``study.report.origin``), the retrained comparison with its paired test, the best model's
+mistakes and the provenance. ``study.report.render`` only lays them out, as
 Optuna's visualization splits ``_get_..._info`` from drawing.
 """
 
@@ -19,8 +20,9 @@ from scipy.stats import binomtest
 
 from lenet import CLASS_NAMES, FashionMNIST, TrainConfig
 from study.provenance import provenance
+from study.report.origin import BestOrigin, best_origin
 from study.report.retrain import RetrainResult, RetrainRun
-from study.results import trials_table
+from study.results import trained_epochs, trials_table
 
 TOP_TRIALS = 10
 CONFUSED_PAIRS = 6
@@ -125,6 +127,7 @@ class Report:
     """Everything the report shows, except Optuna's plots, which are drawn from the study."""
 
     facts: StudyFacts
+    origin: BestOrigin
     top_trials: pd.DataFrame
     plot_missing: dict[str, str]  # plot name -> why it is not drawn
     plot_notes: dict[str, str]  # plot name -> what to keep in mind reading it
@@ -141,11 +144,11 @@ def study_facts(study: optuna.Study) -> StudyFacts:
     by_state = {s: [t for t in trials if t.state == s] for s in TrialState}
     finished = [t for t in trials if t.state.is_finished()]
     epochs = int(protocol.get("epochs") or 0)
-    epochs_run = sum(_epochs_run(t) for t in finished)
+    epochs_run = sum(trained_epochs(t) for t in finished)
     # A trial pruned before training (over the parameter budget) would not have trained
     # without a pruner either: it saved no epochs.
     saved = sum(
-        max(epochs - _epochs_run(t), 0)
+        max(epochs - trained_epochs(t), 0)
         for t in by_state[TrialState.PRUNED]
         if not _pruned_before_training(t)
     )
@@ -173,10 +176,6 @@ def study_facts(study: optuna.Study) -> StudyFacts:
 
 def _pruned_before_training(trial: FrozenTrial) -> bool:
     return str(trial.user_attrs.get("end", "")).startswith("pruned before training")
-
-
-def _epochs_run(trial: FrozenTrial) -> int:
-    return int(trial.user_attrs.get("epochs_run", len(trial.intermediate_values)))
 
 
 def best_trial_or_none(study: optuna.Study) -> FrozenTrial | None:
@@ -317,6 +316,7 @@ def summarize(
     comparison = compare(retrained, data) if retrained and data else None
     return Report(
         facts=facts,
+        origin=best_origin(study),
         top_trials=table,
         plot_missing=plot_missing(facts.n_complete),
         plot_notes=plot_notes(facts.n_complete),

@@ -18,6 +18,7 @@ from scipy.stats import binomtest
 
 import study.report.retrain
 from study.cli import main
+from study.report.origin import best_origin
 from study.report.render import SECTIONS
 from study.report.retrain import RetrainRun, load_cached
 from study.report.summary import confused_pairs, mcnemar, study_facts, summarize
@@ -69,8 +70,9 @@ def test_html_holds_every_section_and_loads_nothing_from_the_network(reported):
     assert all(link.startswith(("data:", "#")) for link in page.links), page.links
     assert page.scripts_with_src == 0
     assert len(re.findall(r"\* plotly\.js v\d", text)) == 1  # embedded once
-    # Two completed trials: all four Optuna plots, plus F1, two confusion matrices and curves.
-    assert text.count('class="plotly-graph-div"') == 8
+    # Two completed trials: the best so far over time, all four Optuna plots, plus F1, two
+    # confusion matrices and curves.
+    assert text.count('class="plotly-graph-div"') == 9
     assert "Not shown" not in text
     assert "lenet-study report --storage sqlite:///" in text  # the command, in section 5
     assert "train-images-idx3-ubyte" in text
@@ -103,10 +105,18 @@ def test_summary_numbers_equal_what_the_storage_holds(reported):
     assert facts.epochs_run == sum(t.user_attrs["epochs_run"] for t in trials)
     assert facts.epochs_without_pruning >= facts.epochs_run
     assert (facts.best_number, facts.best_value) == (stored.best_trial.number, stored.best_value)
+    origin = best_origin(stored)
+    assert origin.best_number == facts.best_number
+    assert origin.whole_study.trials_started == facts.n_trials
+    assert origin.whole_study.epochs_run == facts.epochs_run
+    first_start = min(t.datetime_start for t in trials)
+    best_end = stored.best_trial.datetime_complete
+    assert origin.until_best.seconds == (best_end - first_start).total_seconds()
 
     text = (reported / NAME / "report.html").read_text(encoding="utf-8")
     assert f"<td>{facts.n_complete}</td>" in text
     assert f"{stored.best_value:.4f}" in text
+    assert f"<p>Trial #{origin.best_number} (validation accuracy" in text
     cache = json.loads((reported / NAME / "retrain.json").read_text())
     assert cache["settings"]["best_model"]["c1_filters"] == stored.best_params["c1_filters"]
     assert cache["settings"]["seeds"] == [0] and cache["settings"]["epochs"] == 1
@@ -307,6 +317,7 @@ def test_the_report_shows_a_dash_for_what_is_missing_never_none(tmp_path):
     assert cells and not [c for c in cells if "None" in c]
     assert re.search(r"<td>epochs saved by pruning</td>\s*<td>2 \(67%\)</td>", text)
     assert re.search(r"<td>seed</td>\s*<td>-</td>", text)
+    assert "Not shown: no trial has completed." in text  # where the best trial came from
     assert "train_limit -" in text
 
 
