@@ -1,10 +1,13 @@
-"""``lenet-study bench``: what a study costs on this machine.
+"""``lenet-study bench``: what a study costs on this machine, and how its search compares.
 
 ``measure`` times training, trial start-up, pruning and memory; ``workers`` compares worker
-layouts; ``suite`` runs them in order and renders the table.
+layouts; ``suite`` runs them in order and renders the table (``--section cost``, the
+default). ``peers`` (``--section peers``) compares our search with random search and
+KerasTuner's Hyperband at equal wall-clock budgets; ``keras_tuner_adapter`` runs KerasTuner
+on our space and training code.
 
-Names are imported on first use, so that a module of the package loads without TensorFlow
-when it needs to.
+Names are imported on first use, so that ``study.bench.peers`` loads without TensorFlow: its
+KerasTuner process must silence TensorFlow before importing it.
 """
 
 from __future__ import annotations
