@@ -165,28 +165,62 @@ def make_augmentation(config: TrainConfig) -> keras.layers.Layer | None:
     return keras.Sequential(layers, name="augmentation") if layers else None
 
 
+@keras.saving.register_keras_serializable(package="lenet")
+class ResumedSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """``schedule`` read ``offset`` steps later: a resumed run's new optimizer counts from 0."""
+
+    def __init__(
+        self, schedule: keras.optimizers.schedules.LearningRateSchedule, offset: int
+    ) -> None:
+        self.schedule = schedule
+        self.offset = offset
+
+    def __call__(self, step: Any) -> Any:
+        return self.schedule(step + self.offset)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "schedule": keras.optimizers.schedules.serialize(self.schedule),
+            "offset": self.offset,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ResumedSchedule:
+        schedule = keras.optimizers.schedules.deserialize(config["schedule"])
+        return cls(schedule, config["offset"])
+
+
 def make_schedule(
-    config: TrainConfig, steps_per_epoch: int
+    config: TrainConfig, steps_per_epoch: int, start_epoch: int = 0
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """The learning rate over the whole run: constant, cosine decay, or one cycle."""
+    """The learning rate over the whole run: constant, cosine decay, or one cycle.
+
+    With ``start_epoch``, the schedule as it stands after that many epochs: a run that
+    continues an earlier one's model picks up the rates where it stopped.
+    """
     total = max(1, steps_per_epoch * config.epochs)
+    schedule: keras.optimizers.schedules.LearningRateSchedule
     if config.lr_schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(config.learning_rate, total)
-    if config.lr_schedule == "one_cycle":
+        schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total)
+    elif config.lr_schedule == "one_cycle":
         # Warm up from lr/25 over the first 30% of steps, then anneal to zero (Smith 2018).
         warmup = int(ONE_CYCLE_WARMUP * total)
-        return keras.optimizers.schedules.CosineDecay(
+        schedule = keras.optimizers.schedules.CosineDecay(
             config.learning_rate / 25,
             total - warmup,
             warmup_target=config.learning_rate,
             warmup_steps=warmup,
         )
-    return config.learning_rate
+    else:
+        return config.learning_rate
+    return ResumedSchedule(schedule, start_epoch * steps_per_epoch) if start_epoch else schedule
 
 
-def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    config: TrainConfig, steps_per_epoch: int, start_epoch: int = 0
+) -> keras.optimizers.Optimizer:
     """The configured optimizer, with its learning-rate schedule and weight decay."""
-    rate = make_schedule(config, steps_per_epoch)
+    rate = make_schedule(config, steps_per_epoch, start_epoch)
     decay = config.weight_decay or None
     if config.optimizer == "adam":
         return keras.optimizers.Adam(rate, weight_decay=decay)
@@ -198,14 +232,15 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
 
 
 def compile_model(
-    model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1
+    model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1, start_epoch: int = 0
 ) -> keras.Model:
-    """Compiles with the configured optimizer, loss and ``accuracy`` metric."""
+    """Compiles with the configured optimizer, loss and ``accuracy`` metric; ``start_epoch``
+    as in ``make_schedule``."""
     loss: str | keras.losses.Loss = "sparse_categorical_crossentropy"
     if config.label_smoothing:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     model.compile(
-        optimizer=make_optimizer(config, steps_per_epoch),
+        optimizer=make_optimizer(config, steps_per_epoch, start_epoch),
         loss=loss,
         metrics=["accuracy"],
         steps_per_execution=config.steps_per_execution,
@@ -222,8 +257,10 @@ def train(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     validate: bool = True,
     recorder: EpochRecorder | None = None,
+    model: keras.Model | None = None,
+    initial_epoch: int = 0,
 ) -> TrainResult:
-    """Trains one LeNet-5 variant from scratch.
+    """Trains one LeNet-5 variant, from scratch unless given a model to continue.
 
     Args:
         model_config: the variant's shape.
@@ -234,18 +271,38 @@ def train(
         validate: evaluate on ``splits.x_val`` after every epoch; without it the last epoch's
             weights are kept.
         recorder: records the epochs; one is made if not given.
+        model: a ``model_config`` model to train instead of a new one, e.g. one whose
+            weights a tuner reloaded to train it further; it is compiled anew.
+        initial_epoch: epochs ``model`` was already trained for: training runs the epochs
+            after it up to ``train_config.epochs``, on the learning-rate schedule from there.
+            The optimizer's own state (momentum, Adam's moments) starts afresh.
 
     Returns:
-        The model with its best validation epoch's weights, and per-epoch history.
+        The model with its best validation epoch's weights, and per-epoch history; both count
+        the epochs of this call only.
 
     Raises:
+        ValueError: ``initial_epoch`` is not below ``train_config.epochs``, or is given
+            without the model it continues.
         TrainingDiverged: the loss became NaN or infinite.
         OutOfDeviceMemory: the GPU ran out of memory.
     """
+    if not 0 <= initial_epoch < train_config.epochs:
+        raise ValueError(
+            f"initial_epoch must be in [0, {train_config.epochs}) for "
+            f"{train_config.epochs} epochs, got {initial_epoch}"
+        )
+    if initial_epoch and model is None:
+        raise ValueError("initial_epoch continues a model: pass the model trained so far")
     backend = backends.current()
     backend.set_random_seed(train_config.seed)
     steps_per_epoch = math.ceil(len(splits.y_train) / train_config.batch_size)
-    model = compile_model(build_model(model_config), train_config, steps_per_epoch)
+    model = compile_model(
+        build_model(model_config) if model is None else model,
+        train_config,
+        steps_per_epoch,
+        start_epoch=initial_epoch,
+    )
     inputs = backend.fit_inputs(
         splits.x_train,
         splits.y_train,
@@ -259,6 +316,7 @@ def train(
         model.fit(
             **inputs,
             epochs=train_config.epochs,
+            initial_epoch=initial_epoch,
             callbacks=[_DivergenceGuard(), recorder, *callbacks],
             verbose=0,
         )

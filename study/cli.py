@@ -96,11 +96,14 @@ def _data_dir_help() -> str:
 def build_parser() -> argparse.ArgumentParser:
     from study.samplers import PRUNERS, SAMPLERS
     from study.settings import (
+        BENCH_SECTIONS,
         DEFAULT_DASHBOARD_HOST,
         DEFAULT_DASHBOARD_PORT,
         DEFAULT_REPORT_SEEDS,
         DEFAULT_WORKERS,
         FASHION_MNIST_TRAIN_IMAGES,
+        PEERS_BUDGET,
+        PEERS_QUICK_BUDGET,
         PRESETS,
         RunSettings,
     )
@@ -336,12 +339,65 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     bench = commands.add_parser(
-        "bench", help="measure training speed, trial overhead, workers, pruning and memory"
+        "bench",
+        help="measure training speed, trial overhead, workers, pruning and memory; or, with "
+        "--section peers, compare our search with random search and KerasTuner",
+    )
+    bench.add_argument(
+        "--section",
+        choices=BENCH_SECTIONS,
+        default="cost",
+        help="cost: what a study costs on this machine (about 11 minutes); peers: our study, "
+        "random search and KerasTuner's Hyperband, each for --budget seconds "
+        "(default: %(default)s)",
     )
     bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     bench.add_argument("--data-dir", type=Path, help=data_dir_help)
     bench.add_argument(
-        "--quick", action="store_true", help="every figure on a few thousand images (a minute)"
+        "--quick",
+        action="store_true",
+        help="every figure on a few thousand images (a minute); peers: run's --quick data "
+        f"and epochs, {PEERS_QUICK_BUDGET:.0f} s per contender",
+    )
+    peers = bench.add_argument_group("--section peers")
+    peers.add_argument(
+        "--budget",
+        type=_positive_float,
+        dest="budget_seconds",
+        metavar="SECONDS",
+        help=f"wall-clock seconds per contender (default: {PEERS_BUDGET:.0f})",
+    )
+    peers.add_argument(
+        "--preset",
+        choices=("default", "accurate"),
+        help="the study's space and epochs, as in run (default: default)",
+    )
+    peers.add_argument(
+        "--space",
+        type=Path,
+        dest="space_file",
+        help="search-space TOML, as in run (default: the preset's)",
+    )
+    peers.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help="epochs per trial, KerasTuner's max_epochs (default: the preset's)",
+    )
+    peers.add_argument(
+        "--train-limit", type=_positive_int, help="stratified training subset (default: all)"
+    )
+    peers.add_argument(
+        "--val-limit", type=_positive_int, help="stratified validation subset (default: all)"
+    )
+    peers.add_argument(
+        "--seed",
+        type=int,
+        help=f"seeds the samplers, the split and training (default: {default.seed})",
+    )
+    peers.add_argument(
+        "--workers",
+        type=_positive_int,
+        help=f"our worker processes, as in run (default: {default.workers}); KerasTuner runs one",
     )
     return parser
 
@@ -543,12 +599,45 @@ def _delete_study(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from study.bench import BenchSizes, render, run_bench, write_json
     from study.paths import check_writable_file
 
     if args.json:
-        check_writable_file(args.json, "JSON file")  # before 11 minutes of measuring
+        check_writable_file(args.json, "JSON file")  # before minutes of measuring
+    return _bench_peers(args) if args.section == "peers" else _bench_cost(args)
+
+
+# `bench --section peers` options: the flag of each, and those passed on to RunSettings.
+_PEERS_FLAGS = {
+    "budget_seconds": "--budget", "preset": "--preset", "space_file": "--space",
+    "epochs": "--epochs", "train_limit": "--train-limit", "val_limit": "--val-limit",
+    "seed": "--seed", "workers": "--workers",
+}  # fmt: skip
+_PEERS_FIELDS = ("space_file", "epochs", "train_limit", "val_limit", "seed", "workers")
+
+
+def _bench_cost(args: argparse.Namespace) -> int:
+    from study.bench import BenchSizes, render, run_bench, write_json
+    from study.errors import UsageError
+
+    given = [flag for name, flag in _PEERS_FLAGS.items() if getattr(args, name) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)}: only with --section peers")
     report = run_bench(BenchSizes.quick() if args.quick else BenchSizes(), args.data_dir)
+    print(render(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _bench_peers(args: argparse.Namespace) -> int:
+    from study.bench.peers import peers_settings, render, run_peers, write_json
+
+    given = {name: getattr(args, name) for name in _PEERS_FIELDS}
+    given = {name: value for name, value in given.items() if value is not None}
+    preset = "quick" if args.quick else args.preset or "default"
+    settings = peers_settings(preset, args.budget_seconds, data_dir=args.data_dir, **given)
+    report = run_peers(settings)
     print(render(report))
     if args.json:
         write_json(report, args.json)

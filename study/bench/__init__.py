@@ -1,11 +1,25 @@
-"""``lenet-study bench``: what a study costs on this machine.
+"""``lenet-study bench``: what a study costs on this machine, and how its search compares.
 
 ``measure`` times training, trial start-up, pruning and memory; ``workers`` compares worker
-layouts; ``suite`` runs them in order and renders the table.
+layouts; ``suite`` runs them in order and renders the table (``--section cost``, the
+default). ``peers`` (``--section peers``) compares our search with random search and
+KerasTuner's Hyperband at equal wall-clock budgets; ``keras_tuner_adapter`` runs KerasTuner
+on our space and training code.
+
+Names are imported on first use, so that ``study.bench.peers`` loads without TensorFlow: its
+KerasTuner process must silence TensorFlow before importing it.
 """
 
 from __future__ import annotations
 
-from study.bench.suite import BenchReport, BenchSizes, render, run_bench, write_json
+from typing import Any
 
 __all__ = ["BenchReport", "BenchSizes", "render", "run_bench", "write_json"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'study.bench' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module("study.bench.suite"), name)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
@@ -92,6 +94,48 @@ def test_one_cycle_schedule_warms_up_then_anneals():
     assert rates[0] == pytest.approx(1e-3 / 25)
     assert rates[1] == pytest.approx(1e-3, rel=1e-3)
     assert rates[2] < rates[0]
+
+
+@pytest.mark.parametrize("lr_schedule", ["cosine", "one_cycle"])
+def test_a_schedule_from_a_later_epoch_reads_the_whole_schedule_from_there(lr_schedule):
+    from lenet.training import make_schedule
+
+    config = TrainConfig(lr_schedule=lr_schedule, epochs=10)
+    whole, resumed = make_schedule(config, 100), make_schedule(config, 100, start_epoch=4)
+    for step in (0, 150, 599):
+        assert float(resumed(step)) == pytest.approx(float(whole(step + 400)))
+    assert make_schedule(TrainConfig(), 100, start_epoch=4) == 1e-3  # constant stays constant
+
+
+def test_training_continues_a_given_model_for_the_remaining_epochs(small_splits):
+    config = TrainConfig(epochs=3, lr_schedule="cosine", seed=1)
+    first = train(ModelConfig(), replace(config, epochs=1), small_splits)
+    before = [w.copy() for w in first.model.get_weights()]
+    result = train(ModelConfig(), config, small_splits, model=first.model, initial_epoch=1)
+    assert result.model is first.model
+    assert len(result.seconds_per_epoch) == 2 == len(result.history["val_accuracy"])
+    after = result.model.get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    # The optimizer counted 2 epochs of steps, and the cosine reached the end of 3 epochs.
+    assert float(result.model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("initial_epoch", "model_given", "message"),
+    [(1, False, "pass the model"), (3, True, "initial_epoch must be"), (-1, True, "must be")],
+)
+def test_bad_initial_epoch_raises_value_error(small_splits, initial_epoch, model_given, message):
+    from lenet import build_model
+
+    model = build_model(ModelConfig()) if model_given else None
+    with pytest.raises(ValueError, match=message):
+        train(
+            ModelConfig(),
+            TrainConfig(epochs=3),
+            small_splits,
+            model=model,
+            initial_epoch=initial_epoch,
+        )
 
 
 def test_flip_augmentation_mirrors_images_and_nothing_else(small_splits):

@@ -27,6 +27,7 @@ TINY += ["--train-limit", "1000", "--val-limit", "500"]
 RES = ["--results-dir", "res"]  # the study's results folder, relative to the module folder
 MODEL = "res/lenet5-fashion-mnist/best_model.keras"
 NEW_DB = ["--storage", "sqlite:///new/new.db"]  # must never come to exist
+PEERS = ["--section", "peers", "--quick"]  # bench's comparison with the other tuners
 
 SPACES = {
     "tanhh.toml": '[params]\nactivation = { choices = ["tanh", "tanhh"] }\n',
@@ -116,6 +117,7 @@ CASES = [
     (["run", *TINY, *NEW_DB, *RES, "--space", "spaces/not_toml.toml"], 2, "not valid TOML"),
     (["run", *TINY, *NEW_DB, *RES, "--space", "spaces/missing.toml"], 2, "cannot read search"),
     (["run", *TINY, *NEW_DB, *RES, "--space", "spaces"], 2, "cannot read search"),
+    (["bench", *PEERS, "--space", "spaces/tanhh.toml"], 2, "'tanhh'"),
     # Study names no one could type back; names that are not folder names are mapped instead.
     (["run", *TINY, *NEW_DB, *RES, "--study-name", ""], 2, "study name is empty"),
     (["run", *TINY, *NEW_DB, *RES, "--study-name", "a\x01b"], 2, "control characters"),
@@ -131,6 +133,7 @@ CASES = [
     (["trials", *RES, "--csv", "res"], 1, "it is a folder"),
     (["evaluate", "--model", MODEL, "--json", "afile/e.json"], 1, "cannot write the JSON"),
     (["bench", "--quick", "--json", "afile/bench.json"], 1, "cannot write the JSON"),
+    (["bench", *PEERS, "--json", "afile/peers.json"], 1, "cannot write the JSON"),
     # Model files: missing, not .keras, not a zip, no model inside, tampered, wrong outputs.
     (["evaluate", "--model", "models/missing.keras"], 1, "does not exist"),
     (["evaluate", "--model", "afile"], 1, "not a .keras model archive"),
@@ -146,6 +149,7 @@ CASES = [
     (["run", *TINY, *NEW_DB, *RES, "--data-dir", "nodata"], 1, "is missing"),
     (["run", *TINY, *NEW_DB, *RES, "--data-dir", "nodata", "--workers", "2"], 1, "is missing"),
     (["evaluate", "--model", MODEL, "--data-dir", "nodata"], 1, "is missing"),
+    (["bench", *PEERS, "--data-dir", "nodata"], 1, "is missing"),
     # A resumed study must match: epochs, space, data sizes; a study that does not exist.
     (["run", *TINY, *RES, "--epochs", "2"], 1, "different protocol"),
     (["run", *TINY, *RES, "--space", "spaces/other.toml"], 1, "different search space"),
@@ -172,6 +176,8 @@ CASES = [
     (["evaluate"], 2, "--model"),
     (["dashboard", "--port", "70000"], 2, "port number up to 65535"),
     (["report", "--seeds", "0"], 2, "positive integer"),
+    (["bench", "--section", "peers", "--budget", "0"], 2, "positive number"),
+    (["bench", "--budget", "60"], 2, "--budget: only with --section peers"),
 ]
 
 

@@ -1,0 +1,338 @@
+"""``lenet-study bench --section peers``: our search against the tuners Keras users know.
+
+Three contenders, one after another, each with the same wall-clock budget, search space,
+epochs per trial, training and validation split, training code and machine:
+
+- ``ours``: ``lenet-study run`` as it is (TPE sampler, Hyperband pruner, its worker processes);
+- ``random``: the same ``run`` with Optuna's random sampler and no pruner;
+- ``keras_tuner``: ``keras_tuner.Hyperband`` (``study.bench.keras_tuner_adapter``), in a
+  fresh process of its own, as each of ours runs in fresh worker processes.
+
+Each contender's clock starts when it is started, start-up included. Every finished trial is
+kept with the seconds at which it finished and its best epoch's validation accuracy (a pruned
+trial's best epoch before it was stopped, as KerasTuner counts its short Hyperband rounds);
+only trials finished within the budget count towards the best-so-far figures.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from optuna.trial import FrozenTrial, TrialState
+
+from study.errors import StudyError, UsageError
+from study.settings import PEERS_BUDGET, PEERS_QUICK_BUDGET, RunSettings, run_settings
+from study.space import SPACES_DIR
+
+FRACTIONS = (0.25, 0.5, 1.0)  # of the budget, at which the best so far is reported
+CONTENDERS = {
+    "ours": "TPE + Hyperband pruner (lenet-study run)",
+    "random": "random search, no pruner (lenet-study run)",
+    "keras_tuner": "KerasTuner Hyperband, factor 3",
+}
+
+
+@dataclass(frozen=True)
+class FinishedTrial:
+    """One trial of a contender, once finished."""
+
+    seconds: float  # since the contender's start, when the trial finished
+    val_accuracy: float | None  # its best epoch's; None: over the parameter budget, or failed
+    epochs: int  # epochs its model had trained by then; 0 without a value
+
+
+@dataclass(frozen=True)
+class ContenderRun:
+    name: str  # a key of CONTENDERS
+    trials: list[FinishedTrial]  # in order of finishing, those after the budget too
+    wall_seconds: float  # start to end; a trial running at the deadline ends after it
+
+
+@dataclass(frozen=True)
+class PeersSettings:
+    """One comparison: the study's settings (space, epochs, data, seed, workers) and the
+    seconds each contender gets."""
+
+    run: RunSettings
+    budget_seconds: float = PEERS_BUDGET
+
+    def __post_init__(self) -> None:
+        if not self.budget_seconds > 0:
+            raise UsageError(f"the budget must be positive seconds, got {self.budget_seconds}")
+
+    def describe(self) -> dict[str, Any]:
+        from study.progress import data_sizes
+
+        train_images, val_images = data_sizes(self.run)
+        space = self.run.space_file or SPACES_DIR / "default.toml"
+        shipped = space.parent.resolve() == SPACES_DIR.resolve()
+        return {
+            "budget_seconds": self.budget_seconds,
+            "space": f"study/spaces/{space.name}" if shipped else str(space),
+            "epochs_per_trial": self.run.epochs,
+            "train_images": train_images,
+            "val_images": val_images,
+            "seed": self.run.seed,
+            "workers": self.run.workers,  # ours and random; KerasTuner runs one process
+        }
+
+
+@dataclass(frozen=True)
+class PeersReport:
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    contenders: list[ContenderRun]
+
+    def to_dict(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["fractions"] = list(FRACTIONS)
+        for contender, summary in zip(record["contenders"], summarize(self), strict=True):
+            contender["description"] = CONTENDERS[contender["name"]]
+            contender["best_at_fractions"] = summary.best_at
+            contender["trials_in_budget"] = summary.trials
+        return record
+
+
+def peers_settings(
+    preset: str = "default", budget_seconds: float | None = None, **given: Any
+) -> PeersSettings:
+    """The comparison's settings: ``run``'s preset and options, and the budget (default
+    ``PEERS_BUDGET``; ``PEERS_QUICK_BUDGET`` with the quick preset)."""
+    if budget_seconds is None:
+        budget_seconds = PEERS_QUICK_BUDGET if preset == "quick" else PEERS_BUDGET
+    return PeersSettings(run_settings(preset, **given), budget_seconds)
+
+
+# -- computing ------------------------------------------------------------------------------
+
+
+def best_so_far(
+    trials: Sequence[FinishedTrial], budget_seconds: float, fractions: Sequence[float] = FRACTIONS
+) -> list[float | None]:
+    """The best validation accuracy among trials finished by each fraction of the budget;
+    None where no trial with a value had finished by then."""
+    best: list[float | None] = []
+    for fraction in fractions:
+        values = [
+            t.val_accuracy
+            for t in trials
+            if t.val_accuracy is not None and t.seconds <= fraction * budget_seconds
+        ]
+        best.append(max(values) if values else None)
+    return best
+
+
+@dataclass(frozen=True)
+class ContenderSummary:
+    name: str
+    trials: int  # finished within the budget
+    without_value: int  # of those: over the parameter budget or failed
+    best_at: list[float | None]  # at each of FRACTIONS of the budget
+
+
+def summarize(report: PeersReport) -> list[ContenderSummary]:
+    budget = report.settings["budget_seconds"]
+    summaries = []
+    for run in report.contenders:
+        counted = [t for t in run.trials if t.seconds <= budget]
+        summaries.append(
+            ContenderSummary(
+                name=run.name,
+                trials=len(counted),
+                without_value=sum(t.val_accuracy is None for t in counted),
+                best_at=best_so_far(counted, budget),
+            )
+        )
+    return summaries
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+def run_peers(settings: PeersSettings, log: TextIO | None = None) -> PeersReport:
+    """Runs the three contenders one after another, each for ``settings.budget_seconds``.
+
+    Args:
+        settings: the study's settings and the budget.
+        log: where a line is printed as each contender starts and ends (default: stderr).
+
+    Raises:
+        UsageError: KerasTuner is not installed, or the search space file is invalid.
+        lenet.DataError: the data files are missing.
+        StudyError: a contender's processes failed.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from lenet.data import find_data_dir
+    from study.bench.suite import machine
+
+    try:
+        version("keras-tuner")
+    except PackageNotFoundError:
+        raise UsageError(
+            "the peers comparison needs KerasTuner: pip install 'lenet-study[bench]'"
+        ) from None
+    settings.run.search_space()  # a bad space file fails before an hour of measuring
+    find_data_dir(settings.run.data_dir)
+    out = log or sys.stderr
+    budget = settings.budget_seconds
+    info = {**machine(), "keras_tuner": version("keras-tuner")}
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="lenet-peers-") as tmp:
+        folder = Path(tmp)
+        contenders: dict[str, Callable[[], ContenderRun]] = {
+            "ours": lambda: _optuna_contender("ours", settings, folder, "tpe", "hyperband"),
+            "random": lambda: _optuna_contender("random", settings, folder, "random", "none"),
+            "keras_tuner": lambda: _keras_tuner_contender(settings, folder),
+        }
+        for name, contend in contenders.items():
+            print(f"peers: {name}: {CONTENDERS[name]}, {budget:.0f} s", file=out, flush=True)
+            run = contend()
+            counted = sum(t.seconds <= budget for t in run.trials)
+            print(
+                f"peers: {name}: {counted} trials within the budget, "
+                f"{run.wall_seconds:.0f} s in all",
+                file=out,
+                flush=True,
+            )
+            runs.append(run)
+    return PeersReport(info, settings.describe(), runs)
+
+
+def _optuna_contender(
+    name: str, settings: PeersSettings, folder: Path, sampler: str, pruner: str
+) -> ContenderRun:
+    """``lenet-study run`` with this sampler and pruner, its timeout the budget."""
+    from study.progress import QUIET
+    from study.runner import run
+    from study.storage import load_study
+
+    storage = f"sqlite:///{folder / 'peers.db'}"
+    study_settings = replace(
+        settings.run,
+        study_name=name,
+        storage=storage,
+        results_dir=folder / name,
+        sampler=sampler,
+        pruner=pruner,
+        n_trials=None,
+        max_trials=None,
+        timeout=settings.budget_seconds,
+        verbosity=QUIET,
+    )
+    start = time.time()
+    code = run(study_settings, out=io.StringIO())
+    wall = time.time() - start
+    if code != 0:
+        raise StudyError(f"the {name!r} contender's workers failed (exit code {code})")
+    study = load_study(storage, name)
+    trials = [_finished(t, start) for t in study.trials]
+    finished = sorted((t for t in trials if t is not None), key=lambda t: t.seconds)
+    return ContenderRun(name, finished, wall)
+
+
+def _finished(trial: FrozenTrial, start: float) -> FinishedTrial | None:
+    """The trial as finished at its ``datetime_complete``; None while it has not finished."""
+    if trial.datetime_complete is None:
+        return None
+    value = trial.value if trial.state == TrialState.COMPLETE else None
+    if trial.state == TrialState.PRUNED and trial.intermediate_values:
+        value = max(trial.intermediate_values.values())
+    epochs = trial.user_attrs.get("epochs_run", len(trial.intermediate_values))
+    seconds = trial.datetime_complete.timestamp() - start
+    return FinishedTrial(seconds, value, int(epochs) if value is not None else 0)
+
+
+def _keras_tuner_contender(settings: PeersSettings, folder: Path) -> ContenderRun:
+    """KerasTuner's Hyperband in a fresh process, which loads the data and TensorFlow on
+    the contender's clock as each of our worker processes does."""
+    results = folder / "keras_tuner.json"
+    start = time.time()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_keras_tuner_process,
+        args=(settings, start, str(folder), str(results)),
+        daemon=True,
+    )
+    process.start()
+    process.join()
+    wall = time.time() - start
+    if process.exitcode != 0:
+        raise StudyError(
+            f"the KerasTuner contender failed (exit code {process.exitcode}); see its output"
+        )
+    trials = [FinishedTrial(**t) for t in json.loads(results.read_text())]
+    return ContenderRun("keras_tuner", trials, wall)
+
+
+def _keras_tuner_process(settings: PeersSettings, start: float, folder: str, results: str) -> None:
+    from study.quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+    import gc
+
+    from lenet import TrainConfig, backends
+    from study.bench.keras_tuner_adapter import search
+    from study.runner import load_splits
+
+    splits, _ = load_splits(settings.run)
+    backends.current().quiet_logs()
+    # As in a study's worker: the libraries and data live as long as the process, and
+    # freezing them keeps them out of every later garbage collection (study.runner).
+    gc.freeze()
+    trials = search(
+        settings.run.search_space(),
+        splits,
+        TrainConfig(epochs=settings.run.epochs, seed=settings.run.seed),
+        start=start,
+        deadline=start + settings.budget_seconds,
+        directory=Path(folder),
+    )
+    Path(results).write_text(json.dumps([asdict(t) for t in trials]))
+
+
+# -- drawing --------------------------------------------------------------------------------
+
+
+def render(report: PeersReport) -> str:
+    """The comparison as a plain-text table: best validation accuracy so far per contender."""
+    s, m = report.settings, report.machine
+    budget = s["budget_seconds"]
+    columns = [f"{100 * f:.0f} % ({f * budget:.0f} s)" for f in FRACTIONS]
+    rows = [
+        (
+            CONTENDERS[summary.name],
+            f"{summary.trials} ({summary.without_value})",
+            *(f"{value:.4f}" if value is not None else "-" for value in summary.best_at),
+        )
+        for summary in summarize(report)
+    ]
+    header = ("contender", "trials (no value)", *columns)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        f"{m['cpu_model']}, {m['cores']} cores; TensorFlow {m.get('tensorflow', '-')}, "
+        f"Keras {m['keras']}, KerasTuner {m.get('keras_tuner', '-')}, Optuna {m['optuna']}",
+        f"{s['space']}, {s['epochs_per_trial']} epochs per trial, {s['train_images']:,} "
+        f"training and {s['val_images']:,} validation images, seed {s['seed']}; "
+        f"{budget:.0f} s per contender",
+        "best val_accuracy so far, among the trials finished by then:",
+        "",
+    ]
+    for row in [header, *rows]:
+        numbers = (cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))
+        cells = [row[0].ljust(widths[0]), *numbers]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def write_json(report: PeersReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
