@@ -40,6 +40,8 @@ class TrainConfig:
     steps_per_execution: int = 32  # steps per compiled-function call: less Python per step
     jit_compile: bool = False  # TensorFlow: XLA, slower on CPU (docs/performance.md); JAX: always
     eval_batch_size: int = 1000  # validation batches: larger is faster, no effect on results
+    # JAX: one compiled call per epoch; None: on a GPU or TPU, not on a CPU, where it is slower
+    compiled_epochs: bool | None = None
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -303,22 +305,15 @@ def train(
         steps_per_epoch,
         start_epoch=initial_epoch,
     )
-    inputs = backend.fit_inputs(
-        splits.x_train,
-        splits.y_train,
-        (splits.x_val, splits.y_val) if validate else None,
-        train_config,
-        one_hot=train_config.label_smoothing > 0,
-    )
-    backend.prepare_training(model, inputs)
     recorder = recorder or EpochRecorder()
     try:
-        model.fit(
-            **inputs,
-            epochs=train_config.epochs,
-            initial_epoch=initial_epoch,
+        backend.fit(
+            model,
+            splits,
+            train_config,
             callbacks=[_DivergenceGuard(), recorder, *callbacks],
-            verbose=0,
+            validate=validate,
+            initial_epoch=initial_epoch,
         )
     except Exception as exc:
         if backend.is_out_of_memory(exc):

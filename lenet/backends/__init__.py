@@ -2,7 +2,7 @@
 
 The rest of ``lenet`` uses ``keras`` and ``keras.ops`` only. Each backend module has the same
 functions: ``library_versions``, ``set_random_seed``, ``set_threads``, ``clear_session``,
-``quiet_logs``, ``fit_inputs``, ``prepare_training``, ``gpu_count`` and
+``quiet_logs``, ``fit`` (with ``fit_inputs`` and ``prepare_training``), ``gpu_count`` and
 ``is_out_of_memory``. ``configured()`` and ``by_name()`` load neither Keras nor a backend
 library, so a supervisor of worker processes can choose without paying for one.
 """

@@ -15,6 +15,9 @@ import keras
 import numpy as np
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from lenet.data import Splits
     from lenet.training import TrainConfig
 
 NAME = "jax"
@@ -185,6 +188,43 @@ def fit_inputs(
 
 def prepare_training(model: keras.Model, inputs: dict[str, Any]) -> None:
     """Nothing: ``fit`` builds the optimizer and metrics before its first (only) trace."""
+
+
+def uses_compiled_epochs(config: TrainConfig) -> bool:
+    """``config.compiled_epochs``, or by default whether JAX computes on an accelerator: on
+    a CPU, Keras' step-by-step ``fit`` trains faster (docs/performance.md)."""
+    if config.compiled_epochs is not None:
+        return config.compiled_epochs
+    return jax.default_backend() != "cpu"
+
+
+def fit(
+    model: keras.Model,
+    splits: Splits,
+    config: TrainConfig,
+    callbacks: Sequence[keras.callbacks.Callback],
+    validate: bool,
+    initial_epoch: int = 0,
+) -> None:
+    """Trains up to ``config.epochs``: whole compiled epochs on an accelerator
+    (``lenet.backends.jax_epochs``), otherwise ``model.fit`` on NumPy batches."""
+    validation = (splits.x_val, splits.y_val) if validate else None
+    if uses_compiled_epochs(config):
+        from lenet.backends.jax_epochs import CompiledEpochs
+
+        epochs = CompiledEpochs(model, config, splits.x_train, splits.y_train, validation)
+        epochs.fit(config.epochs, callbacks, initial_epoch)
+        return
+    inputs = fit_inputs(
+        splits.x_train, splits.y_train, validation, config, one_hot=config.label_smoothing > 0
+    )
+    model.fit(
+        **inputs,
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=list(callbacks),
+        verbose=0,
+    )
 
 
 def gpu_count() -> int:

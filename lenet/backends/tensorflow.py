@@ -13,6 +13,9 @@ import tensorflow as tf
 from tensorflow.python.framework import ops
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from lenet.data import Splits
     from lenet.training import TrainConfig
 
 NAME = "tensorflow"
@@ -154,6 +157,34 @@ def prepare_training(model: keras.Model, inputs: dict[str, Any]) -> None:
     y = tf.zeros((1, *y_spec.shape[1:]), y_spec.dtype)
     model.compute_metrics(x, y, model(x), sample_weight=None)
     model.reset_metrics()
+
+
+def fit(
+    model: keras.Model,
+    splits: Splits,
+    config: TrainConfig,
+    callbacks: Sequence[keras.callbacks.Callback],
+    validate: bool,
+    initial_epoch: int = 0,
+) -> None:
+    """``model.fit`` on tf.data pipelines, up to ``config.epochs``."""
+    if config.compiled_epochs:
+        raise ValueError("compiled_epochs needs the JAX backend (KERAS_BACKEND=jax)")
+    inputs = fit_inputs(
+        splits.x_train,
+        splits.y_train,
+        (splits.x_val, splits.y_val) if validate else None,
+        config,
+        one_hot=config.label_smoothing > 0,
+    )
+    prepare_training(model, inputs)
+    model.fit(
+        **inputs,
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=list(callbacks),
+        verbose=0,
+    )
 
 
 def gpu_count() -> int:
