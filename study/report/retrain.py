@@ -24,6 +24,7 @@ from lenet import (
     Splits,
     TrainConfig,
     clear_session,
+    count_params,
     summarize_predictions,
     train,
 )
@@ -151,14 +152,17 @@ def retrain(
         y_val=data.y_train[:0],
     )
     x_test, y_test = data.x_test[test_idx], data.y_test[test_idx]
-    names = [name for _ in settings.seeds for name in ("baseline", "best")]
+    arms = [
+        ("baseline", settings.baseline_model, settings.baseline_train),
+        ("best", settings.best_model, settings.best_train),
+    ]
+    # The larger model's runs first: processes that finish early then take the short ones.
+    arms.sort(key=lambda arm: -count_params(arm[1]))
+    names = [name for name, _, _ in arms for _ in settings.seeds]
     runs = [
         (model_config, replace(train_config, epochs=settings.epochs, seed=seed))
+        for _, model_config, train_config in arms
         for seed in settings.seeds
-        for model_config, train_config in (
-            (settings.baseline_model, settings.baseline_train),
-            (settings.best_model, settings.best_train),
-        )
     ]
 
     def finished(index: int, run: RetrainRun) -> None:
@@ -180,10 +184,10 @@ def retrain(
         for model_config, train_config in runs:
             results.append(retrain_one(model_config, train_config, images, x_test, y_test))
             finished(len(results) - 1, results[-1])
-    arms: dict[str, list[RetrainRun]] = {"baseline": [], "best": []}
+    by_arm: dict[str, list[RetrainRun]] = {"baseline": [], "best": []}
     for name, run in zip(names, results, strict=True):
-        arms[name].append(run)
-    return RetrainResult(settings, arms["baseline"], arms["best"], test_idx.tolist())
+        by_arm[name].append(run)
+    return RetrainResult(settings, by_arm["baseline"], by_arm["best"], test_idx.tolist())
 
 
 def load_cached(path: Path, settings: RetrainSettings) -> RetrainResult | None:
