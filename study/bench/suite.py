@@ -102,7 +102,8 @@ def run_bench(
         log: where a line is printed as each measurement starts (default: stderr).
 
     Raises:
-        UsageError: Keras runs on another backend than TensorFlow, which the bench measures.
+        UsageError: Keras runs on another backend than TensorFlow, which this section
+            measures (``study.bench.speed`` times epochs on any backend).
     """
     import keras
 
@@ -110,8 +111,9 @@ def run_bench(
 
     if keras.backend.backend() != "tensorflow":
         raise UsageError(
-            f"bench measures the TensorFlow backend, not {keras.backend.backend()}; "
-            "run it with KERAS_BACKEND=tensorflow"
+            f"bench's cost section measures the TensorFlow backend, not "
+            f"{keras.backend.backend()}: run it with KERAS_BACKEND=tensorflow, or time epochs "
+            "on this backend with --section speed"
         )
     out = log or sys.stderr
     started = time.perf_counter()
