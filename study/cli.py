@@ -96,6 +96,9 @@ def _data_dir_help() -> str:
 def build_parser() -> argparse.ArgumentParser:
     from study.samplers import PRUNERS, SAMPLERS
     from study.settings import (
+        BENCH_QUICK_IMAGES,
+        BENCH_QUICK_ROUNDS,
+        BENCH_ROUNDS,
         BENCH_SECTIONS,
         DEFAULT_DASHBOARD_HOST,
         DEFAULT_DASHBOARD_PORT,
@@ -340,16 +343,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench",
-        help="measure training speed, trial overhead, workers, pruning and memory; or, with "
-        "--section peers, compare our search with random search and KerasTuner",
+        help="measure training speed, trial overhead, workers, pruning and memory; with "
+        "--section peers, compare our search with random search and KerasTuner; with "
+        "--section speed, time epochs on this backend (TensorFlow or JAX)",
     )
     bench.add_argument(
         "--section",
         choices=BENCH_SECTIONS,
         default="cost",
-        help="cost: what a study costs on this machine (about 11 minutes); peers: our study, "
-        "random search and KerasTuner's Hyperband, each for --budget seconds "
-        "(default: %(default)s)",
+        help="cost: what a study costs on this machine (about 11 minutes, TensorFlow); peers: "
+        "our study, random search and KerasTuner's Hyperband, each for --budget seconds; "
+        "speed: seconds per epoch of plain model.fit and of our training paths, on the "
+        "backend Keras runs on (default: %(default)s)",
     )
     bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     bench.add_argument("--data-dir", type=Path, help=data_dir_help)
@@ -357,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help="every figure on a few thousand images (a minute); peers: run's --quick data "
-        f"and epochs, {PEERS_QUICK_BUDGET:.0f} s per contender",
+        f"and epochs, {PEERS_QUICK_BUDGET:.0f} s per contender; speed: {BENCH_QUICK_IMAGES:,} "
+        f"images, {BENCH_QUICK_ROUNDS} round",
     )
     peers = bench.add_argument_group("--section peers")
     peers.add_argument(
@@ -384,7 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="epochs per trial, KerasTuner's max_epochs (default: the preset's)",
     )
     peers.add_argument(
-        "--train-limit", type=_positive_int, help="stratified training subset (default: all)"
+        "--train-limit",
+        type=_positive_int,
+        help="stratified training subset; speed: the first N training images per epoch "
+        "(default: all)",
     )
     peers.add_argument(
         "--val-limit", type=_positive_int, help="stratified validation subset (default: all)"
@@ -398,6 +407,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_positive_int,
         help=f"our worker processes, as in run (default: {default.workers}); KerasTuner runs one",
+    )
+    speed = bench.add_argument_group("--section speed (and --train-limit)")
+    speed.add_argument(
+        "--rounds",
+        type=_positive_int,
+        help=f"timed epochs per path, after a warm-up epoch each (default: {BENCH_ROUNDS})",
     )
     return parser
 
@@ -599,29 +614,40 @@ def _delete_study(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from study.errors import UsageError
     from study.paths import check_writable_file
 
+    foreign: dict[tuple[str, ...], list[str]] = {}
+    for name, (flag, sections) in _SECTION_FLAGS.items():
+        if getattr(args, name) is not None and args.section not in sections:
+            foreign.setdefault(sections, []).append(flag)
+    if foreign:
+        raise UsageError(
+            "; ".join(
+                f"{', '.join(flags)}: only with --section {' or '.join(sections)}"
+                for sections, flags in foreign.items()
+            )
+        )
     if args.json:
         check_writable_file(args.json, "JSON file")  # before minutes of measuring
-    return _bench_peers(args) if args.section == "peers" else _bench_cost(args)
+    return _BENCH_SECTIONS[args.section](args)
 
 
-# `bench --section peers` options: the flag of each, and those passed on to RunSettings.
-_PEERS_FLAGS = {
-    "budget_seconds": "--budget", "preset": "--preset", "space_file": "--space",
-    "epochs": "--epochs", "train_limit": "--train-limit", "val_limit": "--val-limit",
-    "seed": "--seed", "workers": "--workers",
+# The bench options that belong to some sections: the flag of each, and those sections.
+_SECTION_FLAGS = {
+    "budget_seconds": ("--budget", ("peers",)), "preset": ("--preset", ("peers",)),
+    "space_file": ("--space", ("peers",)), "epochs": ("--epochs", ("peers",)),
+    "train_limit": ("--train-limit", ("peers", "speed")), "val_limit": ("--val-limit", ("peers",)),
+    "seed": ("--seed", ("peers",)), "workers": ("--workers", ("peers",)),
+    "rounds": ("--rounds", ("speed",)),
 }  # fmt: skip
+# `bench --section peers` options passed on to RunSettings.
 _PEERS_FIELDS = ("space_file", "epochs", "train_limit", "val_limit", "seed", "workers")
 
 
 def _bench_cost(args: argparse.Namespace) -> int:
     from study.bench import BenchSizes, render, run_bench, write_json
-    from study.errors import UsageError
 
-    given = [flag for name, flag in _PEERS_FLAGS.items() if getattr(args, name) is not None]
-    if given:
-        raise UsageError(f"{', '.join(given)}: only with --section peers")
     report = run_bench(BenchSizes.quick() if args.quick else BenchSizes(), args.data_dir)
     print(render(report))
     if args.json:
@@ -644,6 +670,20 @@ def _bench_peers(args: argparse.Namespace) -> int:
         print(f"wrote {args.json}")
     return 0
 
+
+def _bench_speed(args: argparse.Namespace) -> int:
+    from study.bench.speed import render, run_speed, speed_settings, write_json
+
+    settings = speed_settings(args.quick, args.train_limit, args.rounds)
+    report = run_speed(settings, args.data_dir)
+    print(render(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+_BENCH_SECTIONS = {"cost": _bench_cost, "peers": _bench_peers, "speed": _bench_speed}
 
 COMMANDS = {
     "run": _run,

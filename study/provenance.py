@@ -51,6 +51,19 @@ def versions() -> dict[str, str]:
     }
 
 
+def machine() -> dict[str, Any]:
+    """The CPU, its cores, the load and the library versions: what a benchmark's numbers are
+    valid for."""
+    return {
+        "cpu_model": cpu_model(),
+        "cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "load_average_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        **versions(),
+    }
+
+
 def cpu_name() -> str:
     """The CPU model with the core count."""
     return f"{cpu_model()}, {os.cpu_count()} logical cores"

@@ -2,9 +2,10 @@
 
 The rest of ``lenet`` uses ``keras`` and ``keras.ops`` only. Each backend module has the same
 functions: ``library_versions``, ``set_random_seed``, ``set_threads``, ``clear_session``,
-``quiet_logs``, ``fit`` (with ``fit_inputs`` and ``prepare_training``), ``gpu_count`` and
-``is_out_of_memory``. ``configured()`` and ``by_name()`` load neither Keras nor a backend
-library, so a supervisor of worker processes can choose without paying for one.
+``quiet_logs``, ``fit`` (with ``make_fit``, ``fit_inputs`` and ``prepare_training``),
+``gpu_count``, ``accelerator`` and ``is_out_of_memory``. ``configured()`` and ``by_name()``
+load neither Keras nor a backend library, so a supervisor of worker processes can choose
+without paying for one.
 """
 
 from __future__ import annotations
@@ -12,14 +13,31 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import keras
 
 SUPPORTED = ("tensorflow", "jax")
 # What to install for each backend: the extras of pyproject.toml.
 INSTALL = {"tensorflow": "pip install 'lenet-study[cpu]'", "jax": "pip install 'lenet-study[jax]'"}
 # The module each backend needs, as Python imports it.
 LIBRARY = {"tensorflow": "tensorflow", "jax": "jax"}
+
+
+class Fit(Protocol):
+    """What a backend's ``make_fit`` returns: trains its model from ``initial_epoch`` up to
+    ``epochs``, as ``model.fit`` does, each call continuing from the model's state."""
+
+    def __call__(
+        self,
+        epochs: int,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        initial_epoch: int = 0,
+    ) -> None: ...
 
 
 def configured() -> str:

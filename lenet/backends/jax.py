@@ -17,6 +17,7 @@ import numpy as np
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from lenet.backends import Fit
     from lenet.data import Splits
     from lenet.training import TrainConfig
 
@@ -198,6 +199,36 @@ def uses_compiled_epochs(config: TrainConfig) -> bool:
     return jax.default_backend() != "cpu"
 
 
+def make_fit(
+    model: keras.Model,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    config: TrainConfig,
+) -> Fit:
+    """Prepares training once: whole compiled epochs on an accelerator
+    (``lenet.backends.jax_epochs``), otherwise ``model.fit`` on NumPy batches. The function it
+    returns trains from ``initial_epoch`` up to ``epochs`` with ``callbacks`` on every call."""
+    if uses_compiled_epochs(config):
+        from lenet.backends.jax_epochs import CompiledEpochs
+
+        return CompiledEpochs(model, config, x_train, y_train, validation).fit
+    inputs = fit_inputs(x_train, y_train, validation, config, one_hot=config.label_smoothing > 0)
+
+    def fit_to(
+        epochs: int, callbacks: Sequence[keras.callbacks.Callback] = (), initial_epoch: int = 0
+    ) -> None:
+        model.fit(
+            **inputs,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=list(callbacks),
+            verbose=0,
+        )
+
+    return fit_to
+
+
 def fit(
     model: keras.Model,
     splits: Splits,
@@ -206,25 +237,10 @@ def fit(
     validate: bool,
     initial_epoch: int = 0,
 ) -> None:
-    """Trains up to ``config.epochs``: whole compiled epochs on an accelerator
-    (``lenet.backends.jax_epochs``), otherwise ``model.fit`` on NumPy batches."""
+    """Trains up to ``config.epochs`` (see ``make_fit``)."""
     validation = (splits.x_val, splits.y_val) if validate else None
-    if uses_compiled_epochs(config):
-        from lenet.backends.jax_epochs import CompiledEpochs
-
-        epochs = CompiledEpochs(model, config, splits.x_train, splits.y_train, validation)
-        epochs.fit(config.epochs, callbacks, initial_epoch)
-        return
-    inputs = fit_inputs(
-        splits.x_train, splits.y_train, validation, config, one_hot=config.label_smoothing > 0
-    )
-    model.fit(
-        **inputs,
-        epochs=config.epochs,
-        initial_epoch=initial_epoch,
-        callbacks=list(callbacks),
-        verbose=0,
-    )
+    fit_to = make_fit(model, splits.x_train, splits.y_train, validation, config)
+    fit_to(config.epochs, callbacks, initial_epoch)
 
 
 def gpu_count() -> int:
@@ -233,6 +249,12 @@ def gpu_count() -> int:
         return len(jax.devices("gpu"))
     except RuntimeError:
         return 0
+
+
+def accelerator() -> str | None:
+    """The kind of device JAX computes on ("NVIDIA H200", "TPU v4"), or None on the CPU."""
+    device = jax.devices()[0]
+    return None if device.platform == "cpu" else str(device.device_kind)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -167,7 +167,10 @@ class CompiledEpochs:
         return total
 
     def fit(
-        self, epochs: int, callbacks: Sequence[keras.callbacks.Callback], initial_epoch: int = 0
+        self,
+        epochs: int,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        initial_epoch: int = 0,
     ) -> None:
         """Runs epochs ``initial_epoch`` to ``epochs`` with ``callbacks``, as
         ``model.fit(verbose=0)`` would.

@@ -15,6 +15,7 @@ from tensorflow.python.framework import ops
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from lenet.backends import Fit
     from lenet.data import Splits
     from lenet.training import TrainConfig
 
@@ -159,6 +160,34 @@ def prepare_training(model: keras.Model, inputs: dict[str, Any]) -> None:
     model.reset_metrics()
 
 
+def make_fit(
+    model: keras.Model,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    config: TrainConfig,
+) -> Fit:
+    """Prepares ``model.fit`` on tf.data pipelines once; the function it returns trains
+    from ``initial_epoch`` up to ``epochs`` with ``callbacks`` on every call."""
+    if config.compiled_epochs:
+        raise ValueError("compiled_epochs needs the JAX backend (KERAS_BACKEND=jax)")
+    inputs = fit_inputs(x_train, y_train, validation, config, one_hot=config.label_smoothing > 0)
+    prepare_training(model, inputs)
+
+    def fit_to(
+        epochs: int, callbacks: Sequence[keras.callbacks.Callback] = (), initial_epoch: int = 0
+    ) -> None:
+        model.fit(
+            **inputs,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=list(callbacks),
+            verbose=0,
+        )
+
+    return fit_to
+
+
 def fit(
     model: keras.Model,
     splits: Splits,
@@ -168,28 +197,22 @@ def fit(
     initial_epoch: int = 0,
 ) -> None:
     """``model.fit`` on tf.data pipelines, up to ``config.epochs``."""
-    if config.compiled_epochs:
-        raise ValueError("compiled_epochs needs the JAX backend (KERAS_BACKEND=jax)")
-    inputs = fit_inputs(
-        splits.x_train,
-        splits.y_train,
-        (splits.x_val, splits.y_val) if validate else None,
-        config,
-        one_hot=config.label_smoothing > 0,
-    )
-    prepare_training(model, inputs)
-    model.fit(
-        **inputs,
-        epochs=config.epochs,
-        initial_epoch=initial_epoch,
-        callbacks=list(callbacks),
-        verbose=0,
-    )
+    validation = (splits.x_val, splits.y_val) if validate else None
+    fit_to = make_fit(model, splits.x_train, splits.y_train, validation, config)
+    fit_to(config.epochs, callbacks, initial_epoch)
 
 
 def gpu_count() -> int:
     """GPUs TensorFlow can use here (after ``CUDA_VISIBLE_DEVICES``)."""
     return len(tf.config.list_physical_devices("GPU"))
+
+
+def accelerator() -> str | None:
+    """The first GPU's name as its driver gives it ("NVIDIA H200"), or None without one."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    return str(tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name))
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

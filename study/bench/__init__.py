@@ -1,10 +1,12 @@
 """``lenet-study bench``: what a study costs on this machine, and how its search compares.
 
-``measure`` times training, trial start-up, pruning and memory; ``workers`` compares worker
-layouts; ``suite`` runs them in order and renders the table (``--section cost``, the
-default). ``peers`` (``--section peers``) compares our search with random search and
-KerasTuner's Hyperband at equal wall-clock budgets; ``keras_tuner_adapter`` runs KerasTuner
-on our space and training code.
+``throughput`` times epochs of plain ``model.fit`` against our training paths; ``measure``
+times trial start-up, pruning and memory; ``workers`` compares worker layouts; ``suite`` runs
+them in order and renders the table (``--section cost``, the default, on TensorFlow).
+``speed`` (``--section speed``) times epochs on whichever backend Keras runs on. ``peers``
+(``--section peers``) compares our search with random search and KerasTuner's Hyperband at
+equal wall-clock budgets; ``keras_tuner_adapter`` runs KerasTuner on our space and training
+code.
 
 Names are imported on first use, so that ``study.bench.peers`` loads without TensorFlow: its
 KerasTuner process must silence TensorFlow before importing it.

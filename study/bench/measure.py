@@ -1,4 +1,4 @@
-"""The in-process measurements of ``lenet-study bench``: throughput, trials, pruning, memory.
+"""The in-process measurements of ``lenet-study bench``: trials, pruning, memory.
 
 Each function returns a small record; ``study.bench`` runs them in order and draws the table.
 """
@@ -16,36 +16,11 @@ import keras
 import numpy as np
 import optuna
 
-from lenet import (
-    ModelConfig,
-    Splits,
-    TrainConfig,
-    TrainingDiverged,
-    build_model,
-)
-from lenet.backends.tensorflow import make_dataset  # the benchmark measures TensorFlow
-from lenet.training import compile_model
+from lenet import Splits, TrainConfig, TrainingDiverged
 from study.memory import reset_peak_rss, status_mib
 from study.objective import Objective
 from study.runner import run_study
 from study.settings import RunSettings
-
-
-@dataclass(frozen=True)
-class Throughput:
-    """Training images per second in the steady state (after a warm-up epoch)."""
-
-    images: int
-    ours_images_per_second: float  # median over rounds
-    reference_images_per_second: float  # model.fit on NumPy arrays, default settings
-    speedup: float  # median of per-round ratios reference_seconds / ours_seconds
-    rounds: int
-    batch_size: int
-    # The same train step on one batch already in memory, an epoch's steps in one call: no
-    # input pipeline, no Keras loop, no metrics. No change to those can beat it.
-    ceiling_images_per_second: float = float("nan")
-    ceiling_speedup: float = float("nan")  # median of reference_seconds / ceiling_seconds
-    seconds: dict[str, list[float]] = field(default_factory=dict)  # per round, each path
 
 
 @dataclass(frozen=True)
@@ -160,85 +135,6 @@ def measure_trial_costs(splits: Splits, trials: int, seed: int = 0) -> TrialCost
         # The first trials warm caches (oneDNN kernels, Optuna's sampler); growth is after.
         rss_growth_mib_per_trial=_slope(rss[2:] if len(rss) > 3 else rss),
         rss_after_trial_mib=[round(r, 1) for r in rss],
-    )
-
-
-# -- epoch throughput -----------------------------------------------------------------------
-
-
-def _ceiling_epoch(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int) -> Any:
-    """An epoch's train steps on one resident batch, in one ``tf.function`` call."""
-    import tensorflow as tf
-
-    optimizer = keras.optimizers.Adam(TrainConfig().learning_rate)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy()
-    x_batch, y_batch = tf.constant(x[:batch_size]), tf.constant(y[:batch_size])
-    steps = len(y) // batch_size
-
-    @tf.function
-    def epoch() -> tf.Tensor:
-        loss = tf.constant(0.0)
-        for _ in tf.range(steps):
-            with tf.GradientTape() as tape:
-                loss = loss_fn(y_batch, model(x_batch, training=True))
-            gradients = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply(gradients, model.trainable_variables)
-        return loss
-
-    return lambda: epoch().numpy()
-
-
-def measure_throughput(
-    x: np.ndarray, y: np.ndarray, rounds: int, batch_size: int = 128
-) -> Throughput:
-    """Epochs of the classic LeNet-5: our training path against plain ``model.fit``.
-
-    The paths alternate epoch by epoch, after one warm-up epoch each, so that load from other
-    processes hits them alike; the speed-ups are medians of the per-round ratios. The third
-    path is the ceiling: the bare train step, which bounds what any pipeline can reach.
-    """
-    config = TrainConfig(batch_size=batch_size)
-    keras.utils.set_random_seed(0)
-    ours = compile_model(build_model(ModelConfig.classic()), config)
-    dataset = make_dataset(x, y, batch_size, shuffle=True, seed=0)
-    keras.utils.set_random_seed(0)
-    reference = build_model(ModelConfig.classic())
-    reference.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    keras.utils.set_random_seed(0)
-    paths = {
-        "reference": lambda: reference.fit(x, y, batch_size=batch_size, epochs=1, verbose=0),
-        "ours": lambda: ours.fit(dataset, epochs=1, shuffle=False, verbose=0),
-        "ceiling": _ceiling_epoch(build_model(ModelConfig.classic()), x, y, batch_size),
-    }
-    seconds: dict[str, list[float]] = {name: [] for name in paths}
-    for round_ in range(rounds + 1):
-        for name, fit in paths.items():
-            start = time.perf_counter()
-            fit()
-            if round_:  # round 0 is the warm-up: tracing and first-touch allocations
-                seconds[name].append(time.perf_counter() - start)
-
-    def speedup(name: str) -> float:
-        pairs = zip(seconds["reference"], seconds[name], strict=True)
-        return statistics.median(r / o for r, o in pairs)
-
-    def rate(name: str) -> float:
-        return len(y) / statistics.median(seconds[name])
-
-    return Throughput(
-        images=len(y),
-        ours_images_per_second=rate("ours"),
-        reference_images_per_second=rate("reference"),
-        speedup=speedup("ours"),
-        rounds=rounds,
-        batch_size=batch_size,
-        ceiling_images_per_second=rate("ceiling"),
-        ceiling_speedup=speedup("ceiling"),
-        seconds={name: [round(v, 3) for v in values] for name, values in seconds.items()},
     )
 
 

@@ -173,7 +173,7 @@ def run_peers(settings: PeersSettings, log: TextIO | None = None) -> PeersReport
     from importlib.metadata import PackageNotFoundError, version
 
     from lenet.data import find_data_dir
-    from study.bench.suite import machine
+    from study.provenance import machine
 
     try:
         version("keras-tuner")

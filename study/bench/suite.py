@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import io
 import json
-import os
 import sys
 import tempfile
 import time
@@ -25,24 +24,24 @@ import optuna
 
 from lenet import clear_session, load_fashion_mnist
 from study.bench.budget import Budget, measure_budget
-from study.bench.measure import (
-    Pruning,
-    Throughput,
-    TrialCosts,
-    measure_pruning,
-    measure_throughput,
-    measure_trial_costs,
-)
+from study.bench.measure import Pruning, TrialCosts, measure_pruning, measure_trial_costs
+from study.bench.throughput import BATCH_SIZE, Throughput, measure_throughput
 from study.bench.workers import Parallel, measure_parallel
-from study.settings import RunSettings
+from study.provenance import machine
+from study.settings import (
+    BENCH_QUICK_IMAGES,
+    BENCH_QUICK_ROUNDS,
+    BENCH_ROUNDS,
+    RunSettings,
+)
 
 
 @dataclass(frozen=True)
 class BenchSizes:
     """How much work each measurement does; ``quick()`` shrinks it to a smoke test."""
 
-    throughput_images: int = 60_000  # the issue's figure: all training images
-    throughput_rounds: int = 3  # timed epochs per path, after one warm-up epoch each
+    throughput_images: int = 60_000  # all training images
+    throughput_rounds: int = BENCH_ROUNDS  # timed epochs per path, after a warm-up epoch each
     trials_in_process: int = 20  # overhead and memory: one worker's trials
     trial_train_images: int = 5_000  # per trial of the overhead and memory run
     trial_val_images: int = 1_000
@@ -51,7 +50,7 @@ class BenchSizes:
     pruning_epochs: int = 6
     pruning_train_images: int = 10_000
     pruning_val_images: int = 2_000
-    batch_size: int = 128  # throughput and parallel trials (the classic LeNet-5 setting)
+    batch_size: int = BATCH_SIZE  # throughput and parallel trials
     budget_trials: int = 60  # per study of the parameter-budget measure (1 epoch each)
     budget_seeds: int = 3  # studies per arm (budget told to the sampler, or not)
     budget_train_images: int = 2_000
@@ -61,8 +60,8 @@ class BenchSizes:
     def quick(cls) -> BenchSizes:
         """Every figure at the smallest sizes that still produce it: a smoke test, not evidence."""
         return cls(
-            throughput_images=2_048,
-            throughput_rounds=1,
+            throughput_images=BENCH_QUICK_IMAGES,
+            throughput_rounds=BENCH_QUICK_ROUNDS,
             trials_in_process=2,  # a first and a later trial
             trial_train_images=2_000,
             trial_val_images=500,
@@ -92,20 +91,6 @@ class BenchReport:
 # -- the whole bench ------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    """The CPU, its cores and the library versions: what the numbers are valid for."""
-    from study.provenance import cpu_model, versions
-
-    return {
-        "cpu_model": cpu_model(),
-        "cores": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
-        "load_average_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        **versions(),
-    }
-
-
 def run_bench(
     sizes: BenchSizes, data_dir: Path | None = None, log: io.TextIOBase | None = None
 ) -> BenchReport:
@@ -117,7 +102,8 @@ def run_bench(
         log: where a line is printed as each measurement starts (default: stderr).
 
     Raises:
-        UsageError: Keras runs on another backend than TensorFlow, which the bench measures.
+        UsageError: Keras runs on another backend than TensorFlow, which this section
+            measures (``study.bench.speed`` times epochs on any backend).
     """
     import keras
 
@@ -125,8 +111,9 @@ def run_bench(
 
     if keras.backend.backend() != "tensorflow":
         raise UsageError(
-            f"bench measures the TensorFlow backend, not {keras.backend.backend()}; "
-            "run it with KERAS_BACKEND=tensorflow"
+            f"bench's cost section measures the TensorFlow backend, not "
+            f"{keras.backend.backend()}: run it with KERAS_BACKEND=tensorflow, or time epochs "
+            "on this backend with --section speed"
         )
     out = log or sys.stderr
     started = time.perf_counter()
@@ -158,7 +145,11 @@ def run_bench(
         n = sizes.throughput_images
         step(f"epoch throughput on {n} images, {sizes.throughput_rounds} rounds")
         throughput = measure_throughput(
-            data.x_train[:n], data.y_train[:n], sizes.throughput_rounds, sizes.batch_size
+            data.x_train[:n],
+            data.y_train[:n],
+            sizes.throughput_rounds,
+            sizes.batch_size,
+            ceiling=True,
         )
         clear_session()
         step(f"budget: {sizes.budget_trials} trials x {sizes.budget_seeds} seeds, twice")

@@ -6,7 +6,15 @@ import keras
 import numpy as np
 import pytest
 
-from lenet import ModelConfig, TrainConfig, TrainingDiverged, train
+from lenet import (
+    ModelConfig,
+    TrainConfig,
+    TrainingDiverged,
+    build_model,
+    compile_model,
+    epoch_trainer,
+    train,
+)
 
 pytestmark = pytest.mark.backends
 tensorflow_only = pytest.mark.skipif(
@@ -118,6 +126,32 @@ def test_training_continues_a_given_model_for_the_remaining_epochs(small_splits)
     assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     # The optimizer counted 2 epochs of steps, and the cosine reached the end of 3 epochs.
     assert float(result.model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("compiled_epochs", [False, True], ids=["fit", "compiled-epochs"])
+def test_epoch_trainer_trains_one_more_epoch_per_call(small_splits, compiled_epochs):
+    if compiled_epochs and keras.backend.backend() != "jax":
+        pytest.skip("compiled epochs are JAX's")
+    config = TrainConfig(batch_size=500, compiled_epochs=compiled_epochs)
+    model = compile_model(build_model(ModelConfig()), config)
+    next_epoch = epoch_trainer(model, config, small_splits.x_train, small_splits.y_train)
+    weights = [w.copy() for w in model.get_weights()]
+    for epochs in (1, 2):
+        next_epoch()
+        assert int(model.optimizer.iterations) == epochs * 4  # 2,000 images in 4 steps
+        after = model.get_weights()
+        assert any(not np.array_equal(a, b) for a, b in zip(weights, after, strict=True))
+        weights = after
+
+
+def test_epoch_trainer_refuses_a_model_not_compiled(small_splits):
+    with pytest.raises(ValueError, match="compile_model"):
+        epoch_trainer(
+            build_model(ModelConfig()),
+            TrainConfig(),
+            small_splits.x_train[:10],
+            small_splits.y_train[:10],
+        )
 
 
 @pytest.mark.parametrize(
