@@ -14,7 +14,8 @@ import keras
 import numpy as np
 import pytest
 
-from lenet import ModelConfig, OutOfDeviceMemory, TrainConfig, backends, train
+from lenet import ModelConfig, OutOfDeviceMemory, TrainConfig, backends, build_model, train
+from lenet.training import compile_model
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
@@ -107,6 +108,26 @@ def test_jax_batches_reshuffle_every_epoch_reproducibly_and_cover_every_image():
     assert sorted(first) == list(range(100)) == sorted(second)
     assert first != second
     assert epochs(0) == [first, second] != epochs(1)
+
+
+@pytest.mark.backends
+def test_fit_trains_on_the_jax_batches_in_their_own_order(small_splits, monkeypatch):
+    # Keras reorders a PyDataset's batches unless told not to, from Python's random state,
+    # which the TensorFlow and JAX trainers leave in different states before the first epoch.
+    jax_backend = pytest.importorskip("lenet.backends.jax")
+    asked: list[int] = []
+    get = jax_backend.EpochBatches.__getitem__
+
+    def record(self, index):
+        asked.append(index)
+        return get(self, index)
+
+    monkeypatch.setattr(jax_backend.EpochBatches, "__getitem__", record)
+    config = TrainConfig(epochs=2, batch_size=100, steps_per_execution=1)
+    x, y = small_splits.x_train[:500], small_splits.y_train[:500]
+    model = compile_model(build_model(ModelConfig()), config)
+    model.fit(**jax_backend.fit_inputs(x, y, None, config, one_hot=False), epochs=2, verbose=0)
+    assert asked[-10:] == [0, 1, 2, 3, 4] * 2  # peeks to build the model come before
 
 
 @pytest.mark.backends
