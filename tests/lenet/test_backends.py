@@ -174,41 +174,124 @@ def test_a_model_saved_on_one_backend_loads_and_evaluates_on_the_other(small_spl
     assert float(accuracy) == pytest.approx(here, abs=1e-6)
 
 
+# Each backend draws initial weights and shuffles from its own random streams; these runs
+# take both from NumPy (uniform kernels, zero biases; the batches of lenet.backends.jax).
+SAME_START = """
+    import numpy as np
+    import lenet.backends
+    import lenet.training
+    from lenet import ModelConfig, TrainConfig, load_fashion_mnist, train, train_val_split
+
+    build_model = lenet.training.build_model
+
+    def same_start(config):
+        model = build_model(config)
+        rng = np.random.default_rng(0)
+        weights = []
+        for w in model.get_weights():
+            limit = np.sqrt(6 / (np.prod(w.shape[:-1]) + w.shape[-1])) if w.ndim > 1 else 0
+            weights.append(rng.uniform(-limit, limit, w.shape).astype(w.dtype))
+        model.set_weights(weights)
+        return model
+
+    lenet.training.build_model = same_start
+    backend = lenet.backends.current()
+    backend.fit_inputs = lenet.backends.by_name("jax").fit_inputs
+    backend.prepare_training = lambda model, inputs: None
+"""
+# Deterministic on both backends: label smoothing and the NumPy flips (no dropout).
+SAME_CONFIG = "TrainConfig(epochs={epochs}, seed=0, augment_flip=True, label_smoothing=0.1)"
+
+
+def _relative(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(a))
+
+
 @pytest.mark.slow
+@pytest.mark.backends
+def test_the_backends_compute_the_same_gradients_and_training_steps(tmp_path):
+    # Float32 rounding alone: gradients 2.8e-6 apart at most per tensor, weights after 10
+    # steps 4e-8; with Keras reordering the batches on each backend, weights were 3.6e-2 apart.
+    pytest.importorskip("jax")
+    pytest.importorskip("tensorflow")
+    code = (
+        SAME_START
+        + f"""
+    import keras
+    from lenet.training import compile_model
+
+    splits = train_val_split(load_fashion_mnist(download=False), train_limit=1280,
+                             val_limit=100)
+    model_config, config = ModelConfig(activation="relu"), {SAME_CONFIG.format(epochs=1)}
+    model = compile_model(same_start(model_config), config)
+    x, y = backend.fit_inputs(splits.x_train, splits.y_train, None, config, True)["x"][0]
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = model.loss(y, model(x, training=True))
+        gradients = tape.gradient(loss, model.trainable_variables)
+    else:
+        import jax
+
+        def loss_of(values):
+            return model.loss(y, model.stateless_call(values, [], x, training=True)[0])
+
+        gradients = jax.grad(loss_of)([v.value for v in model.trainable_variables])
+    weights = train(model_config, config, splits, validate=False).model.get_weights()
+    path = {str(tmp_path)!r} + "/" + keras.backend.backend() + ".npz"
+    np.savez(path, *[np.asarray(g) for g in gradients], *weights)
+    print(path)
+    """
+    )
+    runs = {b: np.load(_python(code, b)) for b in ("tensorflow", "jax")}
+    tf_run, jax_run = ([run[f"arr_{i}"] for i in range(len(run.files))] for run in runs.values())
+    n = len(tf_run) // 2  # the gradients, then the weights after 10 steps
+    gaps = [_relative(t, j) for t, j in zip(tf_run[:n], jax_run[:n], strict=True)]
+    assert max(gaps) < 2e-5, gaps  # per tensor, in the model's weight order
+    tf_weights, jax_weights = (
+        np.concatenate([w.ravel() for w in r[n:]]) for r in (tf_run, jax_run)
+    )
+    assert _relative(tf_weights, jax_weights) < 1e-5, _relative(tf_weights, jax_weights)
+
+
+@pytest.mark.slow
+@pytest.mark.backends
 def test_one_seeded_configuration_reaches_the_same_accuracy_on_both_backends():
-    # The same start and the same batches on both: each backend draws initial weights and
-    # shuffles from its own random streams, and that alone moved this accuracy by 1 to 2
-    # points either way (3 seeds each, 8,000 images). What is left to differ is the backend's
-    # training arithmetic: optimizer, loss, label smoothing, metrics, best-epoch weights.
+    # The float32 differences above grow from about step 25 on; 4 epochs later the backends
+    # were 0.04 to 0.24 points apart (seeds 0-9), where seeds spread each by 0.6 points (std).
+    pytest.importorskip("jax")
+    pytest.importorskip("tensorflow")
+    code = (
+        SAME_START
+        + f"""
+    splits = train_val_split(load_fashion_mnist(download=False), train_limit=8000,
+                             val_limit=5000)
+    config = {SAME_CONFIG.format(epochs=4)}
+    print(train(ModelConfig(activation="relu"), config, splits).best_val_accuracy)
+    """
+    )
+    accuracies = {backend: float(_python(code, backend)) for backend in ("tensorflow", "jax")}
+    assert accuracies["tensorflow"] > 0.7  # ten classes: chance is 0.1
+    assert abs(accuracies["tensorflow"] - accuracies["jax"]) <= 0.005, accuracies
+
+
+@pytest.mark.slow
+@pytest.mark.backends
+def test_with_their_own_random_streams_the_backends_differ_by_about_what_seeds_do():
+    # Each backend's own initial weights, shuffles, flips and dropout masks: seeds 0-9 put
+    # two runs of one backend up to 2.2 points apart, a run of each up to 2.1 (seed 0: 1.5).
     pytest.importorskip("jax")
     pytest.importorskip("tensorflow")
     code = """
-        import numpy as np
-        import lenet.backends
-        import lenet.training
         from lenet import ModelConfig, TrainConfig, load_fashion_mnist, train, train_val_split
 
-        build_model = lenet.training.build_model
-
-        def same_start(config):
-            model = build_model(config)
-            rng = np.random.default_rng(0)
-            weights = []
-            for w in model.get_weights():  # Glorot-uniform kernels, zero biases
-                limit = np.sqrt(6 / (np.prod(w.shape[:-1]) + w.shape[-1])) if w.ndim > 1 else 0
-                weights.append(rng.uniform(-limit, limit, w.shape).astype(w.dtype))
-            model.set_weights(weights)
-            return model
-
-        lenet.training.build_model = same_start
-        backend = lenet.backends.current()
-        backend.fit_inputs = lenet.backends.by_name("jax").fit_inputs  # NumPy batches
-        backend.prepare_training = lambda model, inputs: None
         splits = train_val_split(load_fashion_mnist(download=False), train_limit=8000,
                                  val_limit=5000)
         config = TrainConfig(epochs=4, seed=0, augment_flip=True, label_smoothing=0.1)
-        print(train(ModelConfig(activation="relu"), config, splits).best_val_accuracy)
+        model_config = ModelConfig(activation="relu", dropout_rate=0.3)
+        print(train(model_config, config, splits).best_val_accuracy)
     """
     accuracies = {backend: float(_python(code, backend)) for backend in ("tensorflow", "jax")}
-    assert accuracies["tensorflow"] > 0.7  # ten classes: chance is 0.1
-    assert abs(accuracies["tensorflow"] - accuracies["jax"]) <= 0.01, accuracies
+    assert accuracies["tensorflow"] > 0.7
+    assert abs(accuracies["tensorflow"] - accuracies["jax"]) <= 0.025, accuracies
