@@ -112,8 +112,8 @@ def augment_batch(
 class EpochBatches(keras.utils.PyDataset):
     """Shuffled, augmented training batches from NumPy arrays, reshuffled every epoch.
 
-    Batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``, so a run is reproducible
-    whatever order Keras asks for the batches in.
+    Batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``, and ``fit_inputs`` has Keras
+    take them in order, so the seed alone fixes what each training step sees.
     """
 
     def __init__(
@@ -164,8 +164,9 @@ def fit_inputs(
     config: TrainConfig,
     one_hot: bool,
 ) -> dict[str, Any]:
-    """``model.fit`` keyword arguments: NumPy batches; Keras runs ``steps_per_execution``
-    jitted steps per call, and validates on the arrays in ``eval_batch_size`` batches."""
+    """``model.fit`` keyword arguments: NumPy batches, taken in ``EpochBatches``' order; Keras
+    runs ``steps_per_execution`` jitted steps per call, and validates on the arrays in
+    ``eval_batch_size`` batches."""
     from lenet.model import NUM_CLASSES
 
     batches = EpochBatches(
@@ -177,7 +178,8 @@ def fit_inputs(
         shift=config.augment_shift,
         one_hot=one_hot,
     )
-    inputs: dict[str, Any] = {"x": batches, "validation_data": None}
+    # EpochBatches shuffles; Keras' default would reorder its batches again with Python's random.
+    inputs: dict[str, Any] = {"x": batches, "validation_data": None, "shuffle": False}
     if validation is not None:
         x_val, y_val = validation
         if one_hot:

@@ -14,7 +14,8 @@ import keras
 import numpy as np
 import pytest
 
-from lenet import ModelConfig, OutOfDeviceMemory, TrainConfig, backends, train
+from lenet import ModelConfig, OutOfDeviceMemory, TrainConfig, backends, build_model, train
+from lenet.training import compile_model
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
@@ -110,6 +111,26 @@ def test_jax_batches_reshuffle_every_epoch_reproducibly_and_cover_every_image():
 
 
 @pytest.mark.backends
+def test_fit_trains_on_the_jax_batches_in_their_own_order(small_splits, monkeypatch):
+    # Keras reorders a PyDataset's batches unless told not to, from Python's random state,
+    # which the TensorFlow and JAX trainers leave in different states before the first epoch.
+    jax_backend = pytest.importorskip("lenet.backends.jax")
+    asked: list[int] = []
+    get = jax_backend.EpochBatches.__getitem__
+
+    def record(self, index):
+        asked.append(index)
+        return get(self, index)
+
+    monkeypatch.setattr(jax_backend.EpochBatches, "__getitem__", record)
+    config = TrainConfig(epochs=2, batch_size=100, steps_per_execution=1)
+    x, y = small_splits.x_train[:500], small_splits.y_train[:500]
+    model = compile_model(build_model(ModelConfig()), config)
+    model.fit(**jax_backend.fit_inputs(x, y, None, config, one_hot=False), epochs=2, verbose=0)
+    assert asked[-10:] == [0, 1, 2, 3, 4] * 2  # peeks to build the model come before
+
+
+@pytest.mark.backends
 def test_an_out_of_memory_error_becomes_out_of_device_memory(small_splits, monkeypatch):
     backend = backends.current()
     if keras.backend.backend() == "tensorflow":
@@ -153,41 +174,124 @@ def test_a_model_saved_on_one_backend_loads_and_evaluates_on_the_other(small_spl
     assert float(accuracy) == pytest.approx(here, abs=1e-6)
 
 
+# Each backend draws initial weights and shuffles from its own random streams; these runs
+# take both from NumPy (uniform kernels, zero biases; the batches of lenet.backends.jax).
+SAME_START = """
+    import numpy as np
+    import lenet.backends
+    import lenet.training
+    from lenet import ModelConfig, TrainConfig, load_fashion_mnist, train, train_val_split
+
+    build_model = lenet.training.build_model
+
+    def same_start(config):
+        model = build_model(config)
+        rng = np.random.default_rng(0)
+        weights = []
+        for w in model.get_weights():
+            limit = np.sqrt(6 / (np.prod(w.shape[:-1]) + w.shape[-1])) if w.ndim > 1 else 0
+            weights.append(rng.uniform(-limit, limit, w.shape).astype(w.dtype))
+        model.set_weights(weights)
+        return model
+
+    lenet.training.build_model = same_start
+    backend = lenet.backends.current()
+    backend.fit_inputs = lenet.backends.by_name("jax").fit_inputs
+    backend.prepare_training = lambda model, inputs: None
+"""
+# Deterministic on both backends: label smoothing and the NumPy flips (no dropout).
+SAME_CONFIG = "TrainConfig(epochs={epochs}, seed=0, augment_flip=True, label_smoothing=0.1)"
+
+
+def _relative(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(a))
+
+
 @pytest.mark.slow
+@pytest.mark.backends
+def test_the_backends_compute_the_same_gradients_and_training_steps(tmp_path):
+    # Float32 rounding alone: gradients 2.8e-6 apart at most per tensor, weights after 10
+    # steps 4e-8; with Keras reordering the batches on each backend, weights were 3.6e-2 apart.
+    pytest.importorskip("jax")
+    pytest.importorskip("tensorflow")
+    code = (
+        SAME_START
+        + f"""
+    import keras
+    from lenet.training import compile_model
+
+    splits = train_val_split(load_fashion_mnist(download=False), train_limit=1280,
+                             val_limit=100)
+    model_config, config = ModelConfig(activation="relu"), {SAME_CONFIG.format(epochs=1)}
+    model = compile_model(same_start(model_config), config)
+    x, y = backend.fit_inputs(splits.x_train, splits.y_train, None, config, True)["x"][0]
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = model.loss(y, model(x, training=True))
+        gradients = tape.gradient(loss, model.trainable_variables)
+    else:
+        import jax
+
+        def loss_of(values):
+            return model.loss(y, model.stateless_call(values, [], x, training=True)[0])
+
+        gradients = jax.grad(loss_of)([v.value for v in model.trainable_variables])
+    weights = train(model_config, config, splits, validate=False).model.get_weights()
+    path = {str(tmp_path)!r} + "/" + keras.backend.backend() + ".npz"
+    np.savez(path, *[np.asarray(g) for g in gradients], *weights)
+    print(path)
+    """
+    )
+    runs = {b: np.load(_python(code, b)) for b in ("tensorflow", "jax")}
+    tf_run, jax_run = ([run[f"arr_{i}"] for i in range(len(run.files))] for run in runs.values())
+    n = len(tf_run) // 2  # the gradients, then the weights after 10 steps
+    gaps = [_relative(t, j) for t, j in zip(tf_run[:n], jax_run[:n], strict=True)]
+    assert max(gaps) < 2e-5, gaps  # per tensor, in the model's weight order
+    tf_weights, jax_weights = (
+        np.concatenate([w.ravel() for w in r[n:]]) for r in (tf_run, jax_run)
+    )
+    assert _relative(tf_weights, jax_weights) < 1e-5, _relative(tf_weights, jax_weights)
+
+
+@pytest.mark.slow
+@pytest.mark.backends
 def test_one_seeded_configuration_reaches_the_same_accuracy_on_both_backends():
-    # The same start and the same batches on both: each backend draws initial weights and
-    # shuffles from its own random streams, and that alone moved this accuracy by 1 to 2
-    # points either way (3 seeds each, 8,000 images). What is left to differ is the backend's
-    # training arithmetic: optimizer, loss, label smoothing, metrics, best-epoch weights.
+    # The float32 differences above grow from about step 25 on; 4 epochs later the backends
+    # were 0.04 to 0.24 points apart (seeds 0-9), where seeds spread each by 0.6 points (std).
+    pytest.importorskip("jax")
+    pytest.importorskip("tensorflow")
+    code = (
+        SAME_START
+        + f"""
+    splits = train_val_split(load_fashion_mnist(download=False), train_limit=8000,
+                             val_limit=5000)
+    config = {SAME_CONFIG.format(epochs=4)}
+    print(train(ModelConfig(activation="relu"), config, splits).best_val_accuracy)
+    """
+    )
+    accuracies = {backend: float(_python(code, backend)) for backend in ("tensorflow", "jax")}
+    assert accuracies["tensorflow"] > 0.7  # ten classes: chance is 0.1
+    assert abs(accuracies["tensorflow"] - accuracies["jax"]) <= 0.005, accuracies
+
+
+@pytest.mark.slow
+@pytest.mark.backends
+def test_with_their_own_random_streams_the_backends_differ_by_about_what_seeds_do():
+    # Each backend's own initial weights, shuffles, flips and dropout masks: seeds 0-9 put
+    # two runs of one backend up to 2.2 points apart, a run of each up to 2.1 (seed 0: 1.5).
     pytest.importorskip("jax")
     pytest.importorskip("tensorflow")
     code = """
-        import numpy as np
-        import lenet.backends
-        import lenet.training
         from lenet import ModelConfig, TrainConfig, load_fashion_mnist, train, train_val_split
 
-        build_model = lenet.training.build_model
-
-        def same_start(config):
-            model = build_model(config)
-            rng = np.random.default_rng(0)
-            weights = []
-            for w in model.get_weights():  # Glorot-uniform kernels, zero biases
-                limit = np.sqrt(6 / (np.prod(w.shape[:-1]) + w.shape[-1])) if w.ndim > 1 else 0
-                weights.append(rng.uniform(-limit, limit, w.shape).astype(w.dtype))
-            model.set_weights(weights)
-            return model
-
-        lenet.training.build_model = same_start
-        backend = lenet.backends.current()
-        backend.fit_inputs = lenet.backends.by_name("jax").fit_inputs  # NumPy batches
-        backend.prepare_training = lambda model, inputs: None
         splits = train_val_split(load_fashion_mnist(download=False), train_limit=8000,
                                  val_limit=5000)
         config = TrainConfig(epochs=4, seed=0, augment_flip=True, label_smoothing=0.1)
-        print(train(ModelConfig(activation="relu"), config, splits).best_val_accuracy)
+        model_config = ModelConfig(activation="relu", dropout_rate=0.3)
+        print(train(model_config, config, splits).best_val_accuracy)
     """
     accuracies = {backend: float(_python(code, backend)) for backend in ("tensorflow", "jax")}
-    assert accuracies["tensorflow"] > 0.7  # ten classes: chance is 0.1
-    assert abs(accuracies["tensorflow"] - accuracies["jax"]) <= 0.01, accuracies
+    assert accuracies["tensorflow"] > 0.7
+    assert abs(accuracies["tensorflow"] - accuracies["jax"]) <= 0.025, accuracies
