@@ -60,7 +60,7 @@ def test_compiled_epochs_train_as_keras_fit_does(small_splits, monkeypatch):
             inputs = backend.fit_inputs(
                 small_splits.x_train, small_splits.y_train, validation, config, one_hot=False
             )
-            model.fit(**inputs, epochs=2, callbacks=[recorder], verbose=0, shuffle=False)
+            model.fit(**inputs, epochs=2, callbacks=[recorder], verbose=0)
         runs.append((recorder.history, model.get_weights()))
     (fit_history, fit_weights), (history, weights) = runs
     assert history.keys() == fit_history.keys()
