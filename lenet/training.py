@@ -339,14 +339,9 @@ def train(
     )
     recorder = recorder or EpochRecorder()
     try:
-        backend.fit(
-            model,
-            splits,
-            train_config,
-            callbacks=[_DivergenceGuard(), recorder, *callbacks],
-            validate=validate,
-            initial_epoch=initial_epoch,
-        )
+        validation = (splits.x_val, splits.y_val) if validate else None
+        fit_to = backend.make_fit(model, splits.x_train, splits.y_train, validation, train_config)
+        fit_to(train_config.epochs, [_DivergenceGuard(), recorder, *callbacks], initial_epoch)
     except Exception as exc:
         if backend.is_out_of_memory(exc):
             raise OutOfDeviceMemory(

@@ -2,7 +2,7 @@
 
 The rest of ``lenet`` uses ``keras`` and ``keras.ops`` only. Each backend module has the same
 functions: ``library_versions``, ``set_random_seed``, ``set_threads``, ``clear_session``,
-``quiet_logs``, ``fit`` (with ``make_fit``, ``fit_inputs`` and ``prepare_training``),
+``quiet_logs``, ``make_fit`` (with ``fit_inputs`` and ``prepare_training``),
 ``gpu_count``, ``accelerator`` and ``is_out_of_memory``. ``configured()`` and ``by_name()``
 load neither Keras nor a backend library, so a supervisor of worker processes can choose
 without paying for one.
@@ -16,7 +16,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import keras
@@ -38,6 +38,23 @@ class Fit(Protocol):
         callbacks: Sequence[keras.callbacks.Callback] = (),
         initial_epoch: int = 0,
     ) -> None: ...
+
+
+def keras_fit(model: keras.Model, inputs: dict[str, Any]) -> Fit:
+    """A ``Fit`` that runs ``model.fit(**inputs)``: the step-by-step path of either backend."""
+
+    def fit_to(
+        epochs: int, callbacks: Sequence[keras.callbacks.Callback] = (), initial_epoch: int = 0
+    ) -> None:
+        model.fit(
+            **inputs,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=list(callbacks),
+            verbose=0,
+        )
+
+    return fit_to
 
 
 def configured() -> str:

@@ -12,11 +12,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import ops
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from lenet.backends import keras_fit
 
+if TYPE_CHECKING:
     from lenet.backends import Fit
-    from lenet.data import Splits
     from lenet.training import TrainConfig
 
 NAME = "tensorflow"
@@ -174,32 +173,7 @@ def make_fit(
     inputs = fit_inputs(x_train, y_train, validation, config, one_hot=config.label_smoothing > 0)
     prepare_training(model, inputs)
 
-    def fit_to(
-        epochs: int, callbacks: Sequence[keras.callbacks.Callback] = (), initial_epoch: int = 0
-    ) -> None:
-        model.fit(
-            **inputs,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            callbacks=list(callbacks),
-            verbose=0,
-        )
-
-    return fit_to
-
-
-def fit(
-    model: keras.Model,
-    splits: Splits,
-    config: TrainConfig,
-    callbacks: Sequence[keras.callbacks.Callback],
-    validate: bool,
-    initial_epoch: int = 0,
-) -> None:
-    """``model.fit`` on tf.data pipelines, up to ``config.epochs``."""
-    validation = (splits.x_val, splits.y_val) if validate else None
-    fit_to = make_fit(model, splits.x_train, splits.y_train, validation, config)
-    fit_to(config.epochs, callbacks, initial_epoch)
+    return keras_fit(model, inputs)
 
 
 def gpu_count() -> int:
