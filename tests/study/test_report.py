@@ -206,7 +206,9 @@ def test_report_of_a_missing_study_exits_1_with_one_line(tmp_path, capsys):
     assert "no study 'nope'" in err and "\n" not in err
 
 
-@pytest.mark.parametrize("argv", [["--seeds", "0"], ["--train-limit", "-5"], ["--epochs", "x"]])
+@pytest.mark.parametrize(
+    "argv", [["--seeds", "0"], ["--train-limit", "-5"], ["--epochs", "x"], ["--workers", "0"]]
+)
 def test_invalid_report_flags_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as excinfo:
         main(["report", *argv])
