@@ -22,7 +22,7 @@ from lenet import CLASS_NAMES, FashionMNIST, TrainConfig
 from study.provenance import provenance
 from study.report.origin import BestOrigin, best_origin
 from study.report.retrain import RetrainResult, RetrainRun
-from study.results import trained_epochs, trials_table
+from study.results import best_trial_or_none, trained_epochs, trials_table
 
 TOP_TRIALS = 10
 CONFUSED_PAIRS = 6
@@ -176,14 +176,6 @@ def study_facts(study: optuna.Study) -> StudyFacts:
 
 def _pruned_before_training(trial: FrozenTrial) -> bool:
     return str(trial.user_attrs.get("end", "")).startswith("pruned before training")
-
-
-def best_trial_or_none(study: optuna.Study) -> FrozenTrial | None:
-    """The best completed trial, or None before any trial completes."""
-    try:
-        return study.best_trial
-    except ValueError:  # no completed trial
-        return None
 
 
 def plot_missing(n_complete: int) -> dict[str, str]:

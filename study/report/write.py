@@ -15,7 +15,8 @@ from study.report.pdf import find_chromium, print_pdf, static_export
 from study.report.pool import default_workers
 from study.report.render import interactive_figure, page, static_figure
 from study.report.retrain import BASELINE_TRAIN, CACHE_FILE, RetrainSettings, retrain_or_load
-from study.report.summary import Report, best_trial_or_none, summarize
+from study.report.summary import Report, summarize
+from study.results import best_trial_or_none
 from study.settings import DEFAULT_REPORT_SEEDS, DEFAULT_WORKERS
 from study.storage import load_study
 
