@@ -3,12 +3,46 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest
 
 from lenet import FashionMNIST, Splits, backends, load_fashion_mnist, train_val_split
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fresh_python(code: str, backend: str, timeout: float = 600) -> str:
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def fresh_python() -> Callable[..., str]:
+    """``fresh_python(code, backend, timeout=600)`` runs ``code`` in a new interpreter at the
+    repository root with ``KERAS_BACKEND=backend`` (what a process-level check such as "never
+    imports TensorFlow" needs), asserts that it exits 0 and returns its last line of output."""
+    return _fresh_python
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,6 @@ and models and accuracy that agree across backends."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -17,28 +12,7 @@ import pytest
 from lenet import ModelConfig, OutOfDeviceMemory, TrainConfig, backends, build_model, train
 from lenet.training import compile_model
 
-ROOT = Path(__file__).resolve().parents[2]
 OTHER = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
-
-
-def _python(code: str, backend: str, timeout: float = 600) -> str:
-    """Runs ``code`` in a fresh interpreter on ``backend``; returns its last stdout line."""
-    env = {
-        **os.environ,
-        "KERAS_BACKEND": backend,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize(
@@ -151,13 +125,15 @@ def test_an_out_of_memory_error_becomes_out_of_device_memory(small_splits, monke
 
 
 @pytest.mark.slow
-def test_a_model_saved_on_one_backend_loads_and_evaluates_on_the_other(small_splits, tmp_path):
+def test_a_model_saved_on_one_backend_loads_and_evaluates_on_the_other(
+    small_splits, tmp_path, fresh_python
+):
     pytest.importorskip(backends.LIBRARY[OTHER])
     result = train(ModelConfig(activation="relu"), TrainConfig(epochs=1), small_splits)
     path = tmp_path / "model.keras"
     result.model.save(path)
     _, here = result.model.evaluate(small_splits.x_val, small_splits.y_val, verbose=0)
-    there = _python(
+    there = fresh_python(
         f"""
         import keras
         from lenet import evaluate_model, load_fashion_mnist, load_model, train_val_split
@@ -209,7 +185,7 @@ def _relative(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.slow
 @pytest.mark.backends
-def test_the_backends_compute_the_same_gradients_and_training_steps(tmp_path):
+def test_the_backends_compute_the_same_gradients_and_training_steps(tmp_path, fresh_python):
     # Float32 rounding alone: gradients 2.8e-6 apart at most per tensor, weights after 10
     # steps 4e-8; with Keras reordering the batches on each backend, weights were 3.6e-2 apart.
     pytest.importorskip("jax")
@@ -244,7 +220,7 @@ def test_the_backends_compute_the_same_gradients_and_training_steps(tmp_path):
     print(path)
     """
     )
-    runs = {b: np.load(_python(code, b)) for b in ("tensorflow", "jax")}
+    runs = {b: np.load(fresh_python(code, b)) for b in ("tensorflow", "jax")}
     tf_run, jax_run = ([run[f"arr_{i}"] for i in range(len(run.files))] for run in runs.values())
     n = len(tf_run) // 2  # the gradients, then the weights after 10 steps
     gaps = [_relative(t, j) for t, j in zip(tf_run[:n], jax_run[:n], strict=True)]
@@ -257,7 +233,7 @@ def test_the_backends_compute_the_same_gradients_and_training_steps(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.backends
-def test_one_seeded_configuration_reaches_the_same_accuracy_on_both_backends():
+def test_one_seeded_configuration_reaches_the_same_accuracy_on_both_backends(fresh_python):
     # The float32 differences above grow from about step 25 on; 4 epochs later the backends
     # were 0.04 to 0.24 points apart (seeds 0-9), where seeds spread each by 0.6 points (std).
     pytest.importorskip("jax")
@@ -271,14 +247,14 @@ def test_one_seeded_configuration_reaches_the_same_accuracy_on_both_backends():
     print(train(ModelConfig(activation="relu"), config, splits).best_val_accuracy)
     """
     )
-    accuracies = {backend: float(_python(code, backend)) for backend in ("tensorflow", "jax")}
+    accuracies = {backend: float(fresh_python(code, backend)) for backend in ("tensorflow", "jax")}
     assert accuracies["tensorflow"] > 0.7  # ten classes: chance is 0.1
     assert abs(accuracies["tensorflow"] - accuracies["jax"]) <= 0.005, accuracies
 
 
 @pytest.mark.slow
 @pytest.mark.backends
-def test_with_their_own_random_streams_the_backends_differ_by_about_what_seeds_do():
+def test_with_their_own_random_streams_the_backends_differ_by_about_what_seeds_do(fresh_python):
     # Each backend's own initial weights, shuffles, flips and dropout masks: seeds 0-9 put
     # two runs of one backend up to 2.2 points apart, a run of each up to 2.1 (seed 0: 1.5).
     pytest.importorskip("jax")
@@ -292,6 +268,6 @@ def test_with_their_own_random_streams_the_backends_differ_by_about_what_seeds_d
         model_config = ModelConfig(activation="relu", dropout_rate=0.3)
         print(train(model_config, config, splits).best_val_accuracy)
     """
-    accuracies = {backend: float(_python(code, backend)) for backend in ("tensorflow", "jax")}
+    accuracies = {backend: float(fresh_python(code, backend)) for backend in ("tensorflow", "jax")}
     assert accuracies["tensorflow"] > 0.7
     assert abs(accuracies["tensorflow"] - accuracies["jax"]) <= 0.025, accuracies

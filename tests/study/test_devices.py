@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
-import textwrap
 from dataclasses import replace
-from pathlib import Path
 
 import optuna
 import pytest
@@ -18,7 +13,6 @@ from study.devices import check_devices, parse_devices, worker_environment
 from study.errors import UsageError
 from study.settings import RunSettings
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--quick", "--n-trials", "2", "--epochs", "1", "--workers", "1"]
 
 
@@ -163,7 +157,7 @@ def test_run_spreads_its_workers_over_the_gpus_it_finds(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_jax_study_never_loads_tensorflow_and_records_its_backend(tmp_path):
+def test_a_jax_study_never_loads_tensorflow_and_records_its_backend(tmp_path, fresh_python):
     pytest.importorskip("jax")
     code = f"""
         import sys
@@ -179,15 +173,5 @@ def test_a_jax_study_never_loads_tensorflow_and_records_its_backend(tmp_path):
               manifest["backend"], manifest["versions"]["backend"],
               "jax" in manifest["versions"], "tensorflow" in manifest["versions"])
     """
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    last = result.stdout.strip().splitlines()[-1].split()
+    last = fresh_python(code, "tensorflow").split()
     assert last == ["0", "False", "jax", "jax", "jax", "True", "False"]

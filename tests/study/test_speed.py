@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import keras
 import pytest
@@ -18,7 +13,6 @@ import pytest
 from lenet import TrainConfig
 from study.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--train-limit", "512", "--rounds", "2"]  # 4 steps per epoch
 
 
@@ -69,7 +63,7 @@ def test_speed_times_every_path_and_derives_its_figures_from_the_seconds(tmp_pat
 
 
 @pytest.mark.slow
-def test_speed_on_jax_never_imports_tensorflow(tmp_path):
+def test_speed_on_jax_never_imports_tensorflow(tmp_path, fresh_python):
     pytest.importorskip("jax")
     path = tmp_path / "speed.json"
     code = f"""
@@ -79,17 +73,7 @@ def test_speed_on_jax_never_imports_tensorflow(tmp_path):
                      "--json", "{path}"])
         print(code, "tensorflow" in sys.modules, json.load(open("{path}"))["machine"]["backend"])
     """
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1].split() == ["0", "False", "jax"]
+    assert fresh_python(code, "jax").split() == ["0", "False", "jax"]
 
 
 @pytest.mark.parametrize(
