@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -140,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--timeout",
         type=_positive_float,
-        help="seconds; no new trial after it (default: no time limit)",
+        help="seconds from the command's start, loading included; no new trial after them "
+        "(default: no time limit)",
     )
     run.add_argument(
         "--epochs",
@@ -419,11 +421,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
+    started = time.monotonic()  # `run --timeout` counts from here
     from study.quiet import quiet_tensorflow
 
     # TensorFlow's start-up chatter would hide our progress lines; its errors still show.
     quiet_tensorflow()
     args = build_parser().parse_args(argv)
+    args.started = started
     import optuna
 
     # Progress lines are ours; Optuna's INFO lines ("A new study created...") repeat them.
@@ -472,7 +476,7 @@ def _run(args: argparse.Namespace) -> int:
 
     given = {name: getattr(args, name) for name in _RUN_FIELDS if getattr(args, name) is not None}
     settings = run_settings("quick" if args.quick else args.preset, **given)
-    return run(settings, supervised=args.supervised)
+    return run(settings, supervised=args.supervised, started=args.started)
 
 
 def _trials(args: argparse.Namespace) -> int:

@@ -138,7 +138,10 @@ def _number(trial: FrozenTrial) -> int:
 
 
 def run_workers(
-    settings: RunSettings, progress: Progress | None = None, devices: tuple[int, ...] = ()
+    settings: RunSettings,
+    progress: Progress | None = None,
+    devices: tuple[int, ...] = (),
+    since: float | None = None,
 ) -> int:
     """Runs ``settings.workers`` worker slots on the study and waits for them.
 
@@ -150,7 +153,8 @@ def run_workers(
     SIGTERM are forwarded once to every running worker (which are in their own process
     groups, so a terminal's Ctrl-C does not reach them twice); each records its running
     trial as failed, and no further process starts. With ``devices`` (GPU indexes), the
-    slots take them in turn (see ``study.devices.worker_environment``).
+    slots take them in turn (see ``study.devices.worker_environment``). ``settings.timeout``
+    counts from ``since`` (``time.monotonic()``; default: now).
 
     The workers print nothing (but their epoch lines with -v): this process prints the
     header and, from the storage, each trial as it finishes, to ``progress``.
@@ -182,7 +186,9 @@ def run_workers(
     running: list[subprocess.Popen[bytes] | None] = [None] * len(pending)
     codes: list[int] = []
     stopping = False
-    deadline = time.monotonic() + settings.timeout if settings.timeout else None
+    # Each worker is given what is left at its start and subtracts its own start-up.
+    clock = time.monotonic() if since is None else since
+    deadline = clock + settings.timeout if settings.timeout else None
     backend = settings.backend or backends.configured()
 
     def forward(signum: int, frame: Any) -> None:

@@ -229,8 +229,8 @@ def _optuna_contender(
         timeout=settings.budget_seconds,
         verbosity=QUIET,
     )
-    start = time.time()
-    code = run(study_settings, out=io.StringIO())
+    start, clock = time.time(), time.monotonic()
+    code = run(study_settings, out=io.StringIO(), started=clock)
     wall = time.time() - start
     if code != 0:
         raise StudyError(f"the {name!r} contender's workers failed (exit code {code})")
