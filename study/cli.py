@@ -48,6 +48,10 @@ def _port(text: str) -> int:
     return value
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 def _devices(text: str) -> tuple[int, ...]:
     from study.devices import parse_devices
 
@@ -376,6 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"wall-clock seconds per contender (default: {PEERS_BUDGET:.0f})",
     )
     peers.add_argument(
+        "--contenders",
+        type=_names,
+        metavar="NAME,...",
+        help="which contenders to run, in this order: ours, random, keras_tuner "
+        "(default: all three)",
+    )
+    peers.add_argument(
         "--preset",
         choices=("default", "accurate"),
         help="the study's space and epochs, as in run (default: default)",
@@ -643,7 +654,7 @@ _SECTION_FLAGS = {
     "space_file": ("--space", ("peers",)), "epochs": ("--epochs", ("peers",)),
     "train_limit": ("--train-limit", ("peers", "speed")), "val_limit": ("--val-limit", ("peers",)),
     "seed": ("--seed", ("peers",)), "workers": ("--workers", ("peers",)),
-    "rounds": ("--rounds", ("speed",)),
+    "contenders": ("--contenders", ("peers",)), "rounds": ("--rounds", ("speed",)),
 }  # fmt: skip
 # `bench --section peers` options passed on to RunSettings.
 _PEERS_FIELDS = ("space_file", "epochs", "train_limit", "val_limit", "seed", "workers")
@@ -666,7 +677,9 @@ def _bench_peers(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in _PEERS_FIELDS}
     given = {name: value for name, value in given.items() if value is not None}
     preset = "quick" if args.quick else args.preset or "default"
-    settings = peers_settings(preset, args.budget_seconds, data_dir=args.data_dir, **given)
+    settings = peers_settings(
+        preset, args.budget_seconds, args.contenders, data_dir=args.data_dir, **given
+    )
     report = run_peers(settings)
     print(render(report))
     if args.json:

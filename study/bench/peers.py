@@ -59,15 +59,22 @@ class ContenderRun:
 
 @dataclass(frozen=True)
 class PeersSettings:
-    """One comparison: the study's settings (space, epochs, data, seed, workers) and the
-    seconds each contender gets."""
+    """One comparison: the study's settings (space, epochs, data, seed, workers), the
+    seconds each contender gets, and the contenders, run in this order (default: all)."""
 
     run: RunSettings
     budget_seconds: float = PEERS_BUDGET
+    contenders: tuple[str, ...] = tuple(CONTENDERS)
 
     def __post_init__(self) -> None:
         if not self.budget_seconds > 0:
             raise UsageError(f"the budget must be positive seconds, got {self.budget_seconds}")
+        unknown = [name for name in self.contenders if name not in CONTENDERS]
+        if unknown or not self.contenders or len(set(self.contenders)) < len(self.contenders):
+            raise UsageError(
+                f"contenders must be distinct names among {', '.join(CONTENDERS)}, got "
+                f"{','.join(self.contenders) or 'none'}"
+            )
 
     def describe(self) -> dict[str, Any]:
         from study.progress import data_sizes
@@ -103,13 +110,18 @@ class PeersReport:
 
 
 def peers_settings(
-    preset: str = "default", budget_seconds: float | None = None, **given: Any
+    preset: str = "default",
+    budget_seconds: float | None = None,
+    contenders: Sequence[str] | None = None,
+    **given: Any,
 ) -> PeersSettings:
-    """The comparison's settings: ``run``'s preset and options, and the budget (default
-    ``PEERS_BUDGET``; ``PEERS_QUICK_BUDGET`` with the quick preset)."""
+    """The comparison's settings: ``run``'s preset and options, the budget (default
+    ``PEERS_BUDGET``; ``PEERS_QUICK_BUDGET`` with the quick preset) and the contenders
+    (default: all three)."""
     if budget_seconds is None:
         budget_seconds = PEERS_QUICK_BUDGET if preset == "quick" else PEERS_BUDGET
-    return PeersSettings(run_settings(preset, **given), budget_seconds)
+    chosen = tuple(CONTENDERS) if contenders is None else tuple(contenders)
+    return PeersSettings(run_settings(preset, **given), budget_seconds, chosen)
 
 
 # -- computing ------------------------------------------------------------------------------
@@ -159,14 +171,15 @@ def summarize(report: PeersReport) -> list[ContenderSummary]:
 
 
 def run_peers(settings: PeersSettings, log: TextIO | None = None) -> PeersReport:
-    """Runs the three contenders one after another, each for ``settings.budget_seconds``.
+    """Runs the contenders one after another, each for ``settings.budget_seconds``.
 
     Args:
         settings: the study's settings and the budget.
         log: where a line is printed as each contender starts and ends (default: stderr).
 
     Raises:
-        UsageError: KerasTuner is not installed, or the search space file is invalid.
+        UsageError: KerasTuner is a contender but not installed, or the search space file is
+            invalid.
         lenet.DataError: the data files are missing.
         StudyError: a contender's processes failed.
     """
@@ -176,16 +189,18 @@ def run_peers(settings: PeersSettings, log: TextIO | None = None) -> PeersReport
     from study.provenance import machine
 
     try:
-        version("keras-tuner")
+        tuner_version = version("keras-tuner")
     except PackageNotFoundError:
-        raise UsageError(
-            "the peers comparison needs KerasTuner: pip install 'lenet-study[bench]'"
-        ) from None
+        if "keras_tuner" in settings.contenders:
+            raise UsageError(
+                "the peers comparison needs KerasTuner: pip install 'lenet-study[bench]'"
+            ) from None
+        tuner_version = "-"
     settings.run.search_space()  # a bad space file fails before an hour of measuring
     find_data_dir(settings.run.data_dir)
     out = log or sys.stderr
     budget = settings.budget_seconds
-    info = {**machine(), "keras_tuner": version("keras-tuner")}
+    info = {**machine(), "keras_tuner": tuner_version}
     runs = []
     with tempfile.TemporaryDirectory(prefix="lenet-peers-") as tmp:
         folder = Path(tmp)
@@ -194,9 +209,9 @@ def run_peers(settings: PeersSettings, log: TextIO | None = None) -> PeersReport
             "random": lambda: _optuna_contender("random", settings, folder, "random", "none"),
             "keras_tuner": lambda: _keras_tuner_contender(settings, folder),
         }
-        for name, contend in contenders.items():
+        for name in settings.contenders:
             print(f"peers: {name}: {CONTENDERS[name]}, {budget:.0f} s", file=out, flush=True)
-            run = contend()
+            run = contenders[name]()
             counted = sum(t.seconds <= budget for t in run.trials)
             print(
                 f"peers: {name}: {counted} trials within the budget, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -98,7 +99,38 @@ def test_settings_take_runs_presets_and_a_budget_for_each():
 
 
 @pytest.mark.parametrize(
-    "flag", [["--budget", "10"], ["--preset", "accurate"], ["--workers", "1"]]
+    "contenders", [("grid",), (), ("ours", "ours"), ("ours", "random", "keras_tuner", "x")]
+)
+def test_contenders_must_be_distinct_known_names(contenders):
+    with pytest.raises(UsageError, match="contenders must be distinct names among ours"):
+        peers_settings(contenders=contenders)
+
+
+def test_only_the_chosen_contenders_run_in_their_order(monkeypatch):
+    import study.bench.peers as peers
+
+    ran: list[str] = []
+
+    def optuna_contender(name, settings, folder, sampler, pruner):
+        ran.append(name)
+        return ContenderRun(name, [FinishedTrial(10.0, 0.8, 2)], 12.0)
+
+    def keras_tuner_contender(settings, folder):
+        ran.append("keras_tuner")
+        return ContenderRun("keras_tuner", [], 12.0)
+
+    monkeypatch.setattr(peers, "_optuna_contender", optuna_contender)
+    monkeypatch.setattr(peers, "_keras_tuner_contender", keras_tuner_contender)
+    settings = peers_settings(budget_seconds=100.0, contenders=("random", "ours"))
+    report = peers.run_peers(settings, log=io.StringIO())
+    assert ran == ["random", "ours"]
+    assert [c.name for c in report.contenders] == ["random", "ours"]
+    assert [s.best_at for s in summarize(report)] == [[0.8, 0.8, 0.8]] * 2
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [["--budget", "10"], ["--preset", "accurate"], ["--workers", "1"], ["--contenders", "ours"]],
 )
 def test_peers_options_without_the_peers_section_exit_2_before_any_work(flag, capsys):
     assert main(["bench", *flag]) == 2
