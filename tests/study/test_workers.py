@@ -378,6 +378,7 @@ class _FakeWorker:
     """
 
     started: ClassVar[list[int]] = []
+    timeouts: ClassVar[list[float | None]] = []  # each process's --timeout
 
     def __init__(self, argv: list[str], **kwargs: object) -> None:
         from study.cli import build_parser
@@ -385,6 +386,7 @@ class _FakeWorker:
         args = build_parser().parse_args(argv[3:])  # after `python -m study.cli`
         self.index, self.polls, self.returncode = args.worker_index, 0, None
         _FakeWorker.started.append(self.index)
+        _FakeWorker.timeouts.append(args.timeout)
         if self.index == 0:
             study = optuna.create_study(
                 study_name=STUDY, storage=args.storage, direction="maximize", load_if_exists=True
@@ -429,41 +431,21 @@ def test_no_worker_is_started_for_a_trial_nobody_would_run(tmp_path, monkeypatch
     assert "nothing to run: the study has started 1 trial," in capsys.readouterr().out
 
 
-class _TimedWorker:
-    """A worker process stand-in that records the --timeout it was given, adds one trial and
-    ends at once."""
-
-    timeouts: ClassVar[list[float]] = []
-
-    def __init__(self, argv: list[str], **kwargs: object) -> None:
-        from study.cli import build_parser
-
-        args = build_parser().parse_args(argv[3:])
-        _TimedWorker.timeouts.append(args.timeout)
-        study = optuna.create_study(
-            study_name=STUDY, storage=args.storage, direction="maximize", load_if_exists=True
-        )
-        study.add_trial(optuna.trial.create_trial(value=0.5))
-        self.returncode = 0
-
-    def poll(self) -> int:
-        return 0
-
-
 def test_the_timeout_counts_from_the_commands_start_in_every_process(tmp_path, monkeypatch):
     import study.workers
     from study.runner import run_study
 
-    monkeypatch.setattr(study.workers.subprocess, "Popen", _TimedWorker)
-    monkeypatch.setattr(_TimedWorker, "timeouts", [])
+    monkeypatch.setattr(study.workers.subprocess, "Popen", _FakeWorker)
+    monkeypatch.setattr(_FakeWorker, "started", [])
+    monkeypatch.setattr(_FakeWorker, "timeouts", [])
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     settings = RunSettings.quick(storage=url, results_dir=tmp_path, n_trials=1, timeout=60)
     # 20 s after the command started, a worker gets at most the 40 s left...
     study.workers.run_workers(settings, since=time.monotonic() - 20)
-    assert len(_TimedWorker.timeouts) == 1 and 38 < _TimedWorker.timeouts[0] <= 40
+    assert len(_FakeWorker.timeouts) == 1 and 38 < _FakeWorker.timeouts[0] <= 40
     # ...and none starts once they are spent.
     study.workers.run_workers(settings, since=time.monotonic() - 61)
-    assert len(_TimedWorker.timeouts) == 1
+    assert len(_FakeWorker.timeouts) == 1
     # A worker that spent its time loading starts no trial; one that did not, does.
     before = len(optuna.load_study(study_name=STUDY, storage=url).trials)
     ran = run_study(settings, out=io.StringIO(), started=time.monotonic() - 61)
