@@ -174,7 +174,7 @@ def run_peers(settings: PeersSettings, log: TextIO | None = None) -> PeersReport
     """Runs the contenders one after another, each for ``settings.budget_seconds``.
 
     Args:
-        settings: the study's settings and the budget.
+        settings: the study's settings, the budget and the contenders.
         log: where a line is printed as each contender starts and ends (default: stderr).
 
     Raises:
