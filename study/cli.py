@@ -31,6 +31,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 or a positive integer, got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer, got {value}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -163,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--pruner",
         choices=PRUNERS,
         help=f"how unpromising trials are stopped early (default: {default.pruner})",
+    )
+    run.add_argument(
+        "--startup-epochs",
+        type=_non_negative_int,
+        help="with a pruner, the sampler's first trials (random draws) train past this epoch "
+        f"only while they lead; 0 trains them in full (default: {default.startup_epochs})",
     )
     run.add_argument(
         "--seed",
@@ -472,9 +490,9 @@ def _storage_url(args: argparse.Namespace) -> str:
 # `run` options that are RunSettings fields of the same name, passed on only when given.
 _RUN_FIELDS = (
     "study_name", "storage", "results_dir", "n_trials", "max_trials", "timeout", "epochs",
-    "sampler", "pruner", "seed", "data_dir", "train_limit", "val_limit", "workers", "threads",
-    "heartbeat_interval", "trials_per_process", "space_file", "verbosity", "backend",
-    "devices",
+    "sampler", "pruner", "startup_epochs", "seed", "data_dir", "train_limit", "val_limit",
+    "workers", "threads", "heartbeat_interval", "trials_per_process", "space_file", "verbosity",
+    "backend", "devices",
 )  # fmt: skip
 
 

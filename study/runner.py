@@ -98,7 +98,7 @@ def run_study(
         set_threads(settings.threads)
     space = settings.search_space()  # first: a bad space file fails before anything starts
     sampler = make_sampler(settings.sampler, settings.seed)
-    pruner = make_pruner(settings.pruner, settings.epochs)
+    pruner = make_pruner(settings.pruner, settings.epochs, settings.startup_epochs)
     # Before the data, so that a bad URL fails fast; and nothing is written until the data
     # have loaded, so that a refused run leaves no new database or folder behind.
     check_storage(settings.storage_url)
@@ -111,6 +111,7 @@ def run_study(
         "data": checksums,
         "sampler": settings.sampler,
         "pruner": settings.pruner,
+        "startup_epochs": settings.startup_epochs,
         "seed": settings.seed,
         "sampler_seed": SEED_RULE,
         "backend": keras.backend.backend(),

@@ -13,6 +13,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("hyperband", "median", "none")
+STARTUP_TRIALS = 10  # TPE's random start-up trials (Optuna's default n_startup_trials)
 # Recorded in the study's manifest, so that every trial's draws can be traced to a seed.
 SEED_RULE = "numpy.random.SeedSequence([study seed, trial number]).generate_state(1)[0]"
 
@@ -75,17 +76,66 @@ class PerTrialSeed(BaseSampler):
 def make_sampler(name: str, seed: int) -> BaseSampler:
     """``tpe`` (Optuna's default, seeded) or ``random``, seeded per trial (``PerTrialSeed``)."""
     if name == "tpe":
-        return PerTrialSeed(lambda s: optuna.samplers.TPESampler(seed=s), seed)
+        return PerTrialSeed(
+            lambda s: optuna.samplers.TPESampler(n_startup_trials=STARTUP_TRIALS, seed=s), seed
+        )
     if name == "random":
         return PerTrialSeed(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
     raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
 
 
-def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
+def make_pruner(name: str, epochs: int, startup_epochs: int = 0) -> optuna.pruners.BasePruner:
+    """``hyperband``, ``median`` or ``none``; with ``startup_epochs``, the first two screen
+    TPE's start-up trials at that epoch (``ScreenedStartup``)."""
+    pruner: optuna.pruners.BasePruner
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
-    if name == "none":
+        pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
+    elif name == "median":
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    elif name == "none":
         return optuna.pruners.NopPruner()
-    raise ValueError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}")
+    else:
+        raise ValueError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}")
+    if startup_epochs < 0:
+        raise ValueError(f"startup_epochs must be 0 or more, got {startup_epochs}")
+    return ScreenedStartup(pruner, STARTUP_TRIALS, startup_epochs) if startup_epochs else pruner
+
+
+class ScreenedStartup(optuna.pruners.BasePruner):
+    """Trains the sampler's random start-up trials on past ``epochs`` only while they lead.
+
+    Optuna's pruners compare a trial with the trials that reached the same epoch before it, so
+    a study's first trials, TPE's random draws, mostly train in full. Here each of the first
+    ``trials`` trials goes on after ``epochs`` epochs only while its accuracy there is the best
+    of the trials numbered before it; a stopped one still tells TPE how it did, as a pruned
+    trial. Enqueued trials are never screened. Every other decision is ``inner``'s.
+    """
+
+    def __init__(self, inner: optuna.pruners.BasePruner, trials: int, epochs: int) -> None:
+        if trials < 0 or epochs < 1:
+            raise ValueError(f"need trials >= 0 and epochs >= 1, got {trials} and {epochs}")
+        self._inner = inner
+        self._trials = trials
+        self._step = epochs - 1  # steps are 0-based epoch indices
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        # The inner pruner first: Hyperband records the rung values later trials compete with.
+        if self._inner.prune(study, trial):
+            return True
+        if (
+            trial.number >= self._trials
+            or "fixed_params" in trial.system_attrs  # enqueued: a point the user trusts
+            or self._step not in trial.intermediate_values
+        ):
+            return False
+        value = trial.intermediate_values[self._step]
+        better = (
+            (lambda other: other > value)
+            if study.direction == optuna.study.StudyDirection.MAXIMIZE
+            else (lambda other: other < value)
+        )
+        return any(
+            better(other.intermediate_values[self._step])
+            for other in study.get_trials(deepcopy=False)
+            if other.number < trial.number and self._step in other.intermediate_values
+        )

@@ -49,6 +49,8 @@ class RunSettings:
     epochs: int = 10  # per trial (the pruner's max resource)
     sampler: str = "tpe"
     pruner: str = "hyperband"
+    # TPE's random start-up trials train past this epoch only while they lead; 0: in full
+    startup_epochs: int = 2
     seed: int = 0  # sampler, data split and per-trial training seeds
     val_size: int = 10_000  # validation images taken from the 60,000 training images
     train_limit: int | None = None  # stratified subset of the training images (smoke runs)
