@@ -88,6 +88,8 @@ class Objective:
         trial.set_user_attr("seed", train_config.seed)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         trial.set_user_attr("backend", keras.backend.backend())
+        if train_config.warmup_epochs:  # read by the pruner (samplers.ScreenedStartup)
+            trial.set_user_attr("warmup_epochs", train_config.warmup_epochs)
         recorder = EpochRecorder()
         try:
             result = train(

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from optuna.trial import FrozenTrial, TrialState
 
+from study.samplers import screen_note
 from study.settings import (
     DEFAULT_RESULTS_DIR,
     DEFAULT_STUDY_NAME,
@@ -58,10 +59,15 @@ def resumed_with_other(stored: Mapping[str, Any] | None, settings: RunSettings) 
     sampler or pruner than this run's; None for a new study or the same ones."""
     if not stored:
         return None
+    ours = {
+        "sampler": settings.sampler,
+        "pruner": settings.pruner,
+        "startup_epochs": settings.startup_epochs,
+    }
     changes = [
-        f"{name} {stored[name]}, now {ours}"
-        for name, ours in (("sampler", settings.sampler), ("pruner", settings.pruner))
-        if stored.get(name) not in (None, ours)
+        f"{name.replace('_', ' ')} {stored[name]}, now {value}"
+        for name, value in ours.items()
+        if stored.get(name) not in (None, value)
     ]
     return "created with " + " and ".join(changes) if changes else None
 
@@ -82,7 +88,8 @@ def header(
         f"{plural(earlier_trials, 'earlier trial')}; "
         f"{train:,} training and {val:,} validation images; "
         f"{plural(settings.epochs, 'epoch')} per trial, {settings.sampler} sampler, "
-        f"{settings.pruner} pruner{workers}"
+        f"{settings.pruner} pruner"
+        f"{screen_note(settings.pruner, settings.startup_epochs, settings.epochs)}{workers}"
     )
     other = resumed_with_other(stored, settings)
     return line + (f"\nresumed: {other}" if other else "")

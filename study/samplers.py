@@ -101,6 +101,14 @@ def make_pruner(name: str, epochs: int, startup_epochs: int = 0) -> optuna.prune
     return ScreenedStartup(pruner, STARTUP_TRIALS, startup_epochs) if startup_epochs else pruner
 
 
+def screen_note(pruner: str, startup_epochs: int, epochs: int) -> str:
+    """``, start-up screened at epoch 2`` when the start-up screen can stop a trial, else ``""``
+    (no pruner, or no epoch after the screen to save)."""
+    if pruner == "none" or not 0 < startup_epochs < epochs:
+        return ""
+    return f", start-up screened at epoch {startup_epochs}"
+
+
 class ScreenedStartup(optuna.pruners.BasePruner):
     """Trains the sampler's random start-up trials on past ``epochs`` only while they lead.
 
@@ -108,7 +116,9 @@ class ScreenedStartup(optuna.pruners.BasePruner):
     a study's first trials, TPE's random draws, mostly train in full. Here each of the first
     ``trials`` trials goes on after ``epochs`` epochs only while its accuracy there is the best
     of the trials numbered before it; a stopped one still tells TPE how it did, as a pruned
-    trial. Enqueued trials are never screened. Every other decision is ``inner``'s.
+    trial. A trial with a learning-rate warm-up (its ``warmup_epochs`` user attribute) is
+    screened at its first epoch after the warm-up, and an enqueued trial never. Every other
+    decision is ``inner``'s.
     """
 
     def __init__(self, inner: optuna.pruners.BasePruner, trials: int, epochs: int) -> None:
@@ -122,20 +132,23 @@ class ScreenedStartup(optuna.pruners.BasePruner):
         # The inner pruner first: Hyperband records the rung values later trials compete with.
         if self._inner.prune(study, trial):
             return True
+        # A learning-rate warm-up's early accuracy says little (objective.PruningCallback), so
+        # such a trial is screened at its first epoch after the warm-up.
+        step = max(self._step, trial.user_attrs.get("warmup_epochs", 0))
         if (
             trial.number >= self._trials
             or "fixed_params" in trial.system_attrs  # enqueued: a point the user trusts
-            or self._step not in trial.intermediate_values
+            or step not in trial.intermediate_values
         ):
             return False
-        value = trial.intermediate_values[self._step]
+        value = trial.intermediate_values[step]
         better = (
             (lambda other: other > value)
             if study.direction == optuna.study.StudyDirection.MAXIMIZE
             else (lambda other: other < value)
         )
         return any(
-            better(other.intermediate_values[self._step])
+            better(other.intermediate_values[step])
             for other in study.get_trials(deepcopy=False)
-            if other.number < trial.number and self._step in other.intermediate_values
+            if other.number < trial.number and step in other.intermediate_values
         )

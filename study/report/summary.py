@@ -23,6 +23,7 @@ from study.provenance import provenance
 from study.report.origin import BestOrigin, best_origin
 from study.report.retrain import RetrainResult, RetrainRun
 from study.results import best_trial_or_none, trained_epochs, trials_table
+from study.samplers import screen_note
 
 TOP_TRIALS = 10
 CONFUSED_PAIRS = 6
@@ -165,7 +166,8 @@ def study_facts(study: optuna.Study) -> StudyFacts:
         epochs_run=epochs_run,
         epochs_without_pruning=epochs_run + saved,
         sampler=str(manifest.get("sampler", type(study.sampler).__name__)),
-        pruner=str(manifest.get("pruner", type(study.pruner).__name__)),
+        pruner=str(manifest.get("pruner", type(study.pruner).__name__))
+        + screen_note(str(manifest.get("pruner")), manifest.get("startup_epochs") or 0, epochs),
         seed=manifest.get("seed"),
         protocol=protocol,
         best_number=best.number if best else None,

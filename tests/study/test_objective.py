@@ -39,6 +39,7 @@ def test_one_real_trial_returns_its_best_epoch_and_keeps_its_model(small_splits,
     assert trial.user_attrs["epochs_run"] == 2
     assert trial.user_attrs["worker_rss_mib"] > 100  # TensorFlow alone takes more
     assert trial.user_attrs["end"] == "completed"
+    assert "warmup_epochs" not in trial.user_attrs  # a constant learning rate
     metas = optuna.artifacts.get_all_artifact_meta(trial, storage=study._storage)
     assert [m.filename for m in metas] == ["trial-0.keras"]
     assert (tmp_path / "artifacts" / trial.user_attrs["model_artifact_id"]).stat().st_size > 0
@@ -60,6 +61,15 @@ def test_median_pruner_prunes_a_hopeless_trial_and_leaves_no_model(small_splits,
     assert len(pruned.user_attrs["history"]["val_accuracy"]) == 1
     assert "model_artifact_id" not in pruned.user_attrs
     assert len(list((tmp_path / "artifacts").iterdir())) == 1
+
+
+@pytest.mark.backends
+def test_a_trial_with_a_warmup_tells_the_pruner_how_long_it_is(small_splits):
+    study = _study()
+    study.enqueue_trial(GOOD)
+    base = TrainConfig(epochs=1, lr_schedule="one_cycle")
+    study.optimize(Objective(small_splits, base), n_trials=1)
+    assert study.trials[0].user_attrs["warmup_epochs"] == base.warmup_epochs == 1
 
 
 @pytest.mark.backends

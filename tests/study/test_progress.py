@@ -19,6 +19,19 @@ def test_header_counts_epochs_and_trials_in_the_singular_and_plural():
     assert "2 epochs per trial" in header(RunSettings.quick(), earlier_trials=2)
 
 
+@pytest.mark.parametrize(
+    ("settings", "shown"),
+    [
+        (RunSettings(), True),
+        (RunSettings(startup_epochs=0), False),
+        (RunSettings(pruner="none"), False),
+        (RunSettings.quick(), False),  # 2 epochs per trial: a screen at epoch 2 stops nothing
+    ],
+)
+def test_header_says_when_the_startup_trials_are_screened(settings, shown):
+    assert ("start-up screened at epoch 2" in header(settings, 0)) == shown
+
+
 def test_header_gives_the_data_sizes_the_run_will_use_without_loading_them():
     line = header(RunSettings.quick(), earlier_trials=0)
     assert "5,000 training and 1,000 validation images" in line
@@ -34,6 +47,10 @@ def test_header_gives_the_data_sizes_the_run_will_use_without_loading_them():
             "created with sampler tpe, now random and pruner median, now hyperband",
         ),
         ({"sampler": "random", "pruner": "hyperband"}, None),
+        (
+            {"sampler": "random", "pruner": "hyperband", "startup_epochs": 0},
+            "created with startup epochs 0, now 2",
+        ),
         (None, None),
     ],
 )

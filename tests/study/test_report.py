@@ -311,6 +311,21 @@ def test_trials_pruned_before_training_saved_no_epochs(storage_url):
     assert facts.epochs_without_pruning - facts.epochs_run == 2  # the second trial's 2 epochs
 
 
+@pytest.mark.parametrize(
+    ("recorded", "shown"),
+    [
+        ({"pruner": "hyperband", "startup_epochs": 2}, "hyperband, start-up screened at epoch 2"),
+        ({"pruner": "hyperband", "startup_epochs": 0}, "hyperband"),
+        ({"pruner": "hyperband", "startup_epochs": 3}, "hyperband"),  # 3 epochs: nothing saved
+        ({"pruner": "none", "startup_epochs": 2}, "none"),
+    ],
+)
+def test_the_report_names_the_pruner_and_its_startup_screen(storage_url, recorded, shown):
+    study = _pruned_study(storage_url)
+    study.set_user_attr("manifest", {**study.user_attrs["manifest"], **recorded})
+    assert study_facts(study).pruner == shown
+
+
 def test_the_report_shows_a_dash_for_what_is_missing_never_none(tmp_path):
     _pruned_study(f"sqlite:///{tmp_path / 'db.sqlite'}")
     argv = ["report", *_where(tmp_path), "--study-name", "pruned", "--no-pdf"]
