@@ -3,7 +3,8 @@
 Three contenders, one after another, each with the same wall-clock budget, search space,
 epochs per trial, training and validation split, training code and machine:
 
-- ``ours``: ``lenet-study run`` as it is (TPE sampler, Hyperband pruner, its worker processes);
+- ``ours``: ``lenet-study run`` as it is (TPE sampler, Hyperband pruner and its start-up
+  screen, its worker processes);
 - ``random``: the same ``run`` with Optuna's random sampler and no pruner;
 - ``keras_tuner``: ``keras_tuner.Hyperband`` (``study.bench.keras_tuner_adapter``), in a
   fresh process of its own, as each of ours runs in fresh worker processes.
