@@ -154,6 +154,7 @@ def study_facts(study: optuna.Study) -> StudyFacts:
         if not _pruned_before_training(t)
     )
     best = best_trial_or_none(study)
+    pruner = str(manifest.get("pruner", type(study.pruner).__name__))
     return StudyFacts(
         name=study.study_name,
         n_trials=len(trials),
@@ -166,8 +167,7 @@ def study_facts(study: optuna.Study) -> StudyFacts:
         epochs_run=epochs_run,
         epochs_without_pruning=epochs_run + saved,
         sampler=str(manifest.get("sampler", type(study.sampler).__name__)),
-        pruner=str(manifest.get("pruner", type(study.pruner).__name__))
-        + screen_note(str(manifest.get("pruner")), manifest.get("startup_epochs") or 0, epochs),
+        pruner=pruner + screen_note(pruner, manifest.get("startup_epochs") or 0, epochs),
         seed=manifest.get("seed"),
         protocol=protocol,
         best_number=best.number if best else None,
