@@ -173,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"how unpromising trials are stopped early (default: {default.pruner})",
     )
     run.add_argument(
+        "--startup-trials",
+        type=_non_negative_int,
+        help="the sampler's first trials, drawn at random before TPE models the results "
+        f"(TPE's n_startup_trials; default: {default.startup_trials})",
+    )
+    run.add_argument(
         "--startup-epochs",
         type=_non_negative_int,
         help="with a pruner, the sampler's first trials (random draws) train past this epoch "
@@ -435,6 +441,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         help=f"our worker processes, as in run (default: {default.workers}); KerasTuner runs one",
     )
+    peers.add_argument(
+        "--startup-trials",
+        type=_non_negative_int,
+        help=f"our TPE's random start-up trials, as in run (default: {default.startup_trials})",
+    )
     speed = bench.add_argument_group("--section speed (and --train-limit)")
     speed.add_argument(
         "--rounds",
@@ -486,9 +497,9 @@ def _storage_url(args: argparse.Namespace) -> str:
 # `run` options that are RunSettings fields of the same name, passed on only when given.
 _RUN_FIELDS = (
     "study_name", "storage", "results_dir", "n_trials", "max_trials", "timeout", "epochs",
-    "sampler", "pruner", "startup_epochs", "seed", "data_dir", "train_limit", "val_limit",
-    "workers", "threads", "heartbeat_interval", "trials_per_process", "space_file", "verbosity",
-    "backend", "devices",
+    "sampler", "pruner", "startup_trials", "startup_epochs", "seed", "data_dir", "train_limit",
+    "val_limit", "workers", "threads", "heartbeat_interval", "trials_per_process", "space_file",
+    "verbosity", "backend", "devices",
 )  # fmt: skip
 
 
@@ -669,9 +680,12 @@ _SECTION_FLAGS = {
     "train_limit": ("--train-limit", ("peers", "speed")), "val_limit": ("--val-limit", ("peers",)),
     "seed": ("--seed", ("peers",)), "workers": ("--workers", ("peers",)),
     "contenders": ("--contenders", ("peers",)), "rounds": ("--rounds", ("speed",)),
+    "startup_trials": ("--startup-trials", ("peers",)),
 }  # fmt: skip
 # `bench --section peers` options passed on to RunSettings.
-_PEERS_FIELDS = ("space_file", "epochs", "train_limit", "val_limit", "seed", "workers")
+_PEERS_FIELDS = (
+    "space_file", "epochs", "train_limit", "val_limit", "seed", "workers", "startup_trials",
+)  # fmt: skip
 
 
 def _bench_cost(args: argparse.Namespace) -> int:

@@ -62,6 +62,7 @@ def resumed_with_other(stored: Mapping[str, Any] | None, settings: RunSettings) 
     ours = {
         "sampler": settings.sampler,
         "pruner": settings.pruner,
+        "startup_trials": settings.startup_trials,
         "startup_epochs": settings.startup_epochs,
     }
     changes = [
@@ -89,7 +90,7 @@ def header(
         f"{train:,} training and {val:,} validation images; "
         f"{plural(settings.epochs, 'epoch')} per trial, {settings.sampler} sampler, "
         f"{settings.pruner} pruner"
-        f"{screen_note(settings.pruner, settings.startup_epochs, settings.epochs)}{workers}"
+        f"{_screen(settings)}{workers}"
     )
     other = resumed_with_other(stored, settings)
     return line + (f"\nresumed: {other}" if other else "")
@@ -186,3 +187,9 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _screen(settings: RunSettings) -> str:
+    return screen_note(
+        settings.pruner, settings.startup_epochs, settings.epochs, settings.startup_trials
+    )

@@ -97,8 +97,10 @@ def run_study(
     if settings.threads is not None:
         set_threads(settings.threads)
     space = settings.search_space()  # first: a bad space file fails before anything starts
-    sampler = make_sampler(settings.sampler, settings.seed)
-    pruner = make_pruner(settings.pruner, settings.epochs, settings.startup_epochs)
+    sampler = make_sampler(settings.sampler, settings.seed, settings.startup_trials)
+    pruner = make_pruner(
+        settings.pruner, settings.epochs, settings.startup_epochs, settings.startup_trials
+    )
     # Before the data, so that a bad URL fails fast; and nothing is written until the data
     # have loaded, so that a refused run leaves no new database or folder behind.
     check_storage(settings.storage_url)
@@ -111,6 +113,7 @@ def run_study(
         "data": checksums,
         "sampler": settings.sampler,
         "pruner": settings.pruner,
+        "startup_trials": settings.startup_trials,
         "startup_epochs": settings.startup_epochs,
         "seed": settings.seed,
         "sampler_seed": SEED_RULE,

@@ -11,9 +11,10 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
+from study.settings import STARTUP_TRIALS
+
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("hyperband", "median", "none")
-STARTUP_TRIALS = 10  # TPE's random start-up trials (Optuna's default n_startup_trials)
 # Recorded in the study's manifest, so that every trial's draws can be traced to a seed.
 SEED_RULE = "numpy.random.SeedSequence([study seed, trial number]).generate_state(1)[0]"
 
@@ -73,20 +74,25 @@ class PerTrialSeed(BaseSampler):
         self._current.reseed_rng()
 
 
-def make_sampler(name: str, seed: int) -> BaseSampler:
-    """``tpe`` (Optuna's default, seeded) or ``random``, seeded per trial (``PerTrialSeed``)."""
+def make_sampler(name: str, seed: int, startup_trials: int = STARTUP_TRIALS) -> BaseSampler:
+    """``tpe`` (Optuna's default, seeded; its first ``startup_trials`` draws random) or
+    ``random``, seeded per trial (``PerTrialSeed``)."""
+    if startup_trials < 0:
+        raise ValueError(f"startup_trials must be 0 or more, got {startup_trials}")
     if name == "tpe":
         return PerTrialSeed(
-            lambda s: optuna.samplers.TPESampler(n_startup_trials=STARTUP_TRIALS, seed=s), seed
+            lambda s: optuna.samplers.TPESampler(n_startup_trials=startup_trials, seed=s), seed
         )
     if name == "random":
         return PerTrialSeed(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
     raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
 
 
-def make_pruner(name: str, epochs: int, startup_epochs: int = 0) -> optuna.pruners.BasePruner:
+def make_pruner(
+    name: str, epochs: int, startup_epochs: int = 0, startup_trials: int = STARTUP_TRIALS
+) -> optuna.pruners.BasePruner:
     """``hyperband``, ``median`` or ``none``; with ``startup_epochs``, the first two screen
-    TPE's start-up trials at that epoch (``ScreenedStartup``)."""
+    the first ``startup_trials`` trials, TPE's random ones, at that epoch (``ScreenedStartup``)."""
     pruner: optuna.pruners.BasePruner
     if name == "hyperband":
         pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
@@ -98,13 +104,18 @@ def make_pruner(name: str, epochs: int, startup_epochs: int = 0) -> optuna.prune
         raise ValueError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}")
     if startup_epochs < 0:
         raise ValueError(f"startup_epochs must be 0 or more, got {startup_epochs}")
-    return ScreenedStartup(pruner, STARTUP_TRIALS, startup_epochs) if startup_epochs else pruner
+    if startup_trials < 0:
+        raise ValueError(f"startup_trials must be 0 or more, got {startup_trials}")
+    screened = startup_epochs and startup_trials
+    return ScreenedStartup(pruner, startup_trials, startup_epochs) if screened else pruner
 
 
-def screen_note(pruner: str, startup_epochs: int, epochs: int) -> str:
+def screen_note(
+    pruner: str, startup_epochs: int, epochs: int, startup_trials: int = STARTUP_TRIALS
+) -> str:
     """``, start-up screened at epoch 2`` when the start-up screen can stop a trial, else ``""``
-    (no pruner, or no epoch after the screen to save)."""
-    if pruner == "none" or not 0 < startup_epochs < epochs:
+    (no pruner, no start-up trials, or no epoch after the screen to save)."""
+    if pruner == "none" or not startup_trials or not 0 < startup_epochs < epochs:
         return ""
     return f", start-up screened at epoch {startup_epochs}"
 

@@ -26,6 +26,7 @@ FASHION_MNIST_TRAIN_IMAGES = 60_000  # the validation images are taken from thes
 # `bench --section`: what a study costs; the other tuners; epoch speed on this backend
 BENCH_SECTIONS = ("cost", "peers", "speed")
 PEERS_BUDGET = 1200.0  # `bench --section peers`: wall-clock seconds per contender
+STARTUP_TRIALS = 10  # `run --startup-trials`: TPE's random start-up draws
 PEERS_QUICK_BUDGET = 60.0  # the same with --quick: a smoke test, not evidence
 BENCH_ROUNDS = 3  # `bench` cost and speed: timed epochs per path, after a warm-up epoch each
 BENCH_QUICK_IMAGES = 2_048  # the same with --quick: images per epoch, a smoke test
@@ -49,7 +50,9 @@ class RunSettings:
     epochs: int = 10  # per trial (the pruner's max resource)
     sampler: str = "tpe"
     pruner: str = "hyperband"
-    # TPE's random start-up trials train past this epoch only while they lead; 0: in full
+    # TPE's random draws before it models the results; Optuna's default n_startup_trials is 10
+    startup_trials: int = STARTUP_TRIALS
+    # The start-up trials train past this epoch only while they lead; 0: in full
     startup_epochs: int = 2
     seed: int = 0  # sampler, data split and per-trial training seeds
     val_size: int = 10_000  # validation images taken from the 60,000 training images

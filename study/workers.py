@@ -55,6 +55,7 @@ def to_argv(settings: RunSettings, worker_index: int = 0) -> list[str]:
         "--epochs": settings.epochs,
         "--sampler": settings.sampler,
         "--pruner": settings.pruner,
+        "--startup-trials": settings.startup_trials,
         "--startup-epochs": settings.startup_epochs,
         "--seed": settings.seed,
         "--train-limit": settings.train_limit,

@@ -91,6 +91,7 @@ class PeersSettings:
             "val_images": val_images,
             "seed": self.run.seed,
             "workers": self.run.workers,  # ours and random; KerasTuner runs one process
+            "startup_trials": self.run.startup_trials,  # ours: TPE's random draws
         }
 
 

@@ -24,6 +24,7 @@ from study.report.origin import BestOrigin, best_origin
 from study.report.retrain import RetrainResult, RetrainRun
 from study.results import best_trial_or_none, trained_epochs, trials_table
 from study.samplers import screen_note
+from study.settings import STARTUP_TRIALS
 
 TOP_TRIALS = 10
 CONFUSED_PAIRS = 6
@@ -167,7 +168,13 @@ def study_facts(study: optuna.Study) -> StudyFacts:
         epochs_run=epochs_run,
         epochs_without_pruning=epochs_run + saved,
         sampler=str(manifest.get("sampler", type(study.sampler).__name__)),
-        pruner=pruner + screen_note(pruner, manifest.get("startup_epochs") or 0, epochs),
+        pruner=pruner
+        + screen_note(
+            pruner,
+            manifest.get("startup_epochs") or 0,
+            epochs,
+            manifest.get("startup_trials", STARTUP_TRIALS),
+        ),
         seed=manifest.get("seed"),
         protocol=protocol,
         best_number=best.number if best else None,

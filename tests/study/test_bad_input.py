@@ -172,6 +172,7 @@ CASES = [
     # Flags argparse refuses: one line too, not the usage text.
     (["run", "--max-trials", "0"], 2, "--max-trials: expected a positive integer"),
     (["run", "--startup-epochs", "-1"], 2, "--startup-epochs: expected 0 or a positive"),
+    (["run", "--startup-trials", "-1"], 2, "--startup-trials: expected 0 or a positive"),
     (["run", "--bogus"], 2, "unrecognized arguments: --bogus"),
     (["fly"], 2, "invalid choice: 'fly'"),
     (["evaluate"], 2, "--model"),

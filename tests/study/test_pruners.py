@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from study.samplers import ScreenedStartup, make_pruner
+from study.samplers import ScreenedStartup, make_pruner, make_sampler
 
 
 def _study(pruner: optuna.pruners.BasePruner) -> optuna.Study:
@@ -99,10 +99,26 @@ def test_make_pruner_screens_the_startup_only_with_a_pruner(name, startup_epochs
     assert type(make_pruner(name, 10, startup_epochs)) is expected
 
 
+def test_no_startup_trials_means_no_screen():
+    assert (
+        type(make_pruner("hyperband", 10, 2, startup_trials=0)) is optuna.pruners.HyperbandPruner
+    )
+
+
+def test_tpe_models_the_results_after_the_startup_trials():
+    study = optuna.create_study(sampler=make_sampler("tpe", 0, startup_trials=2))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1), 4)
+    # TPE records each point it draws from its model; the random start-up draws have none.
+    modelled = [any(k.startswith("tpe:") for k in t.system_attrs) for t in study.trials]
+    assert modelled == [False, False, True, True]
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda: make_pruner("hyperband", 10, -1), "startup_epochs must be 0 or more"),
+        (lambda: make_pruner("hyperband", 10, 2, -1), "startup_trials must be 0 or more"),
+        (lambda: make_sampler("tpe", 0, -1), "startup_trials must be 0 or more"),
         (lambda: ScreenedStartup(optuna.pruners.NopPruner(), 10, 0), "epochs >= 1"),
         (lambda: make_pruner("patient", 10), "unknown pruner 'patient'"),
     ],

@@ -49,11 +49,16 @@ def test_worker_command_line_round_trips_the_settings():
     from study.cli import build_parser
 
     settings = RunSettings.quick(
-        n_trials=3, max_trials=9, threads=1, storage="sqlite:///x.db", startup_epochs=0
+        n_trials=3,
+        max_trials=9,
+        threads=1,
+        storage="sqlite:///x.db",
+        startup_trials=4,
+        startup_epochs=0,
     )
     args = build_parser().parse_args(to_argv(settings, worker_index=2))
     assert (args.n_trials, args.max_trials, args.threads, args.worker_index) == (3, 9, 1, 2)
-    assert args.startup_epochs == 0
+    assert (args.startup_trials, args.startup_epochs) == (4, 0)
     assert args.supervised  # whatever --workers says, a worker does not start workers
     assert (args.train_limit, args.val_limit, args.epochs) == (5000, 1000, 2)
 
