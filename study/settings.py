@@ -26,9 +26,9 @@ FASHION_MNIST_TRAIN_IMAGES = 60_000  # the validation images are taken from thes
 # `bench --section`: what a study costs; the other tuners; epoch speed on this backend
 BENCH_SECTIONS = ("cost", "peers", "speed")
 PEERS_BUDGET = 1200.0  # `bench --section peers`: wall-clock seconds per contender
-# `run --startup-trials`: TPE's random start-up draws. Optuna's default is 10; with 5 the
-# default-space peers runs led at 50 % of the budget in 2 of 3 seeds instead of none.
-STARTUP_TRIALS = 5
+# `run --startup-trials`: TPE's random start-up draws, Optuna's default. 5 was measured and
+# not kept: better at two seeds, worse at seed 0 (docs/performance.md#fewer-start-up-trials).
+STARTUP_TRIALS = 10
 PEERS_QUICK_BUDGET = 60.0  # the same with --quick: a smoke test, not evidence
 BENCH_ROUNDS = 3  # `bench` cost and speed: timed epochs per path, after a warm-up epoch each
 BENCH_QUICK_IMAGES = 2_048  # the same with --quick: images per epoch, a smoke test
