@@ -19,6 +19,9 @@ DEFAULT_WORKERS = 2
 # A worker's trials run in fresh processes of this many: oneDNN caches compiled kernels per
 # tensor shape until the process ends, so memory grows with each new shape (docs/performance.md).
 DEFAULT_TRIALS_PER_PROCESS = 10
+# `run --startup-trials`: TPE's random start-up draws, Optuna's default. 5 was measured and
+# not kept: better at two seeds, worse at seed 0 (docs/performance.md#fewer-start-up-trials).
+STARTUP_TRIALS = 10
 DEFAULT_REPORT_SEEDS = 3  # `report`: retraining seeds per configuration
 DEFAULT_DASHBOARD_HOST = "127.0.0.1"  # local only: the dashboard has no login
 DEFAULT_DASHBOARD_PORT = 8080  # optuna-dashboard's own default
@@ -26,9 +29,6 @@ FASHION_MNIST_TRAIN_IMAGES = 60_000  # the validation images are taken from thes
 # `bench --section`: what a study costs; the other tuners; epoch speed on this backend
 BENCH_SECTIONS = ("cost", "peers", "speed")
 PEERS_BUDGET = 1200.0  # `bench --section peers`: wall-clock seconds per contender
-# `run --startup-trials`: TPE's random start-up draws, Optuna's default. 5 was measured and
-# not kept: better at two seeds, worse at seed 0 (docs/performance.md#fewer-start-up-trials).
-STARTUP_TRIALS = 10
 PEERS_QUICK_BUDGET = 60.0  # the same with --quick: a smoke test, not evidence
 BENCH_ROUNDS = 3  # `bench` cost and speed: timed epochs per path, after a warm-up epoch each
 BENCH_QUICK_IMAGES = 2_048  # the same with --quick: images per epoch, a smoke test

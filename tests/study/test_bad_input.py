@@ -180,6 +180,7 @@ CASES = [
     (["report", "--seeds", "0"], 2, "positive integer"),
     (["bench", "--section", "peers", "--budget", "0"], 2, "positive number"),
     (["bench", "--budget", "60"], 2, "--budget: only with --section peers"),
+    (["bench", "--startup-trials", "5"], 2, "--startup-trials: only with --section peers"),
     (["bench", *PEERS, "--contenders", "ours,grid"], 2, "contenders must be distinct names"),
 ]
 
