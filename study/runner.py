@@ -141,10 +141,10 @@ def run_study(
     n_trials = settings.n_trials
     until: list[Callable[[optuna.Study, FrozenTrial], None]] = []
     if settings.max_trials is not None:
-        started = trials_started(storage, settings.study_name)
-        left = max(0, settings.max_trials - started)
+        so_far = trials_started(storage, settings.study_name)
+        left = max(0, settings.max_trials - so_far)
         if not left:
-            progress.note(total_reached(started, settings.max_trials))
+            progress.note(total_reached(so_far, settings.max_trials))
         n_trials = left if n_trials is None else min(n_trials, left)
         # Last, so that it counts the other workers' trials as late as possible.
         until = [MaxTrialsCallback(settings.max_trials, states=STARTED)]

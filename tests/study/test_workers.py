@@ -459,3 +459,6 @@ def test_the_timeout_counts_from_the_commands_start_in_every_process(tmp_path, m
     ran = run_study(settings, out=io.StringIO(), started=time.monotonic() - 61)
     assert len(ran.trials) == before
     assert len(run_study(settings, out=io.StringIO()).trials) == before + 1
+    # A worker is given the study's total too (`run --max-trials`, the accurate preset's).
+    total = replace(settings, max_trials=before + 2)
+    assert len(run_study(total, out=io.StringIO(), started=time.monotonic()).trials) == before + 2
