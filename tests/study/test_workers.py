@@ -83,6 +83,8 @@ def _check_finished(url: str, expected: int, workers: int = 1) -> None:
 def test_two_local_workers_share_one_sqlite_study(tmp_path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     argv = ["run", "--workers", "2", "--quick", "--n-trials", "4", "--epochs", "1"]
+    # A timeout too, as `make accurate` has: each worker is given what is left of it.
+    argv += ["--timeout", "600"]
     assert main([*argv, "--storage", url, "--results-dir", str(tmp_path)]) == 0
     _check_finished(url, 4, workers=2)
 
