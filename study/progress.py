@@ -35,6 +35,8 @@ def format_trial(trial: FrozenTrial) -> str:
     end = trial.user_attrs.get("end", "")
     if end.startswith("failed"):
         line += f"  {end}"
+    elif end.startswith("pruned before training"):  # over the budget: "epochs 0" alone puzzles
+        line += f"  {end.removeprefix('pruned ')}"
     return line
 
 

@@ -89,6 +89,16 @@ def test_plain_progress_prints_the_header_and_one_line_per_trial():
     assert progress.best == 0.5
 
 
+def test_a_trial_over_the_parameter_budget_says_so_on_its_line():
+    out = io.StringIO()
+    over = _trial(2, None, TrialState.PRUNED)
+    over.set_user_attr("end", "pruned before training: 120000 parameters > 100000")
+    Progress(out=out, bar=False).trial(over)
+    line = out.getvalue().strip()
+    assert line.startswith("trial   2  PRUNED") and "epochs  0" in line
+    assert line.endswith(" s  before training: 120000 parameters > 100000")
+
+
 @pytest.mark.parametrize(
     ("verbosity", "worker", "expected"),
     [
