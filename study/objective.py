@@ -30,6 +30,7 @@ from lenet import (
     train,
 )
 from study.memory import status_mib
+from study.results import OVER_BUDGET_END
 from study.space import SearchSpace, default_space, suggest, to_configs
 from study.storage import METRIC
 
@@ -80,7 +81,7 @@ class Objective:
             if n_params > self.space.max_params:
                 trial.set_user_attr(
                     "end",
-                    f"pruned before training: {n_params} parameters > {self.space.max_params}",
+                    f"{OVER_BUDGET_END}: {n_params} parameters > {self.space.max_params}",
                 )
                 raise optuna.TrialPruned(f"{n_params} parameters over the budget")
         # Initial weights, dropout masks and shuffling differ per trial, yet are reproducible.

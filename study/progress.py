@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from optuna.trial import FrozenTrial, TrialState
 
+from study.results import over_budget, trained_epochs
 from study.samplers import screen_note
 from study.settings import (
     DEFAULT_RESULTS_DIR,
@@ -27,7 +28,7 @@ def format_trial(trial: FrozenTrial) -> str:
     value = f"{trial.value:.4f}" if trial.value is not None else "-"
     if trial.state == TrialState.PRUNED and trial.intermediate_values:
         value = f"({max(trial.intermediate_values.values()):.4f})"
-    epochs = trial.user_attrs.get("epochs_run", len(trial.intermediate_values))
+    epochs = trained_epochs(trial)
     line = (
         f"trial {trial.number:>3}  {trial.state.name:<8}  val_accuracy {value:>8}  "
         f"epochs {epochs:>2}  {seconds:6.1f} s"
@@ -35,7 +36,7 @@ def format_trial(trial: FrozenTrial) -> str:
     end = trial.user_attrs.get("end", "")
     if end.startswith("failed"):
         line += f"  {end}"
-    elif end.startswith("pruned before training"):  # over the budget: "epochs 0" alone puzzles
+    elif over_budget(trial):  # "epochs 0" alone puzzles
         line += f"  {end.removeprefix('pruned ')}"
     return line
 

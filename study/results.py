@@ -24,6 +24,15 @@ def trained_epochs(trial: FrozenTrial) -> int:
     return int(trial.user_attrs.get("epochs_run", len(trial.intermediate_values)))
 
 
+# How an over-budget trial's "end" note starts (study.objective): it never trained.
+OVER_BUDGET_END = "pruned before training"
+
+
+def over_budget(trial: FrozenTrial) -> bool:
+    """Whether the trial was pruned before training, its model over the parameter budget."""
+    return str(trial.user_attrs.get("end", "")).startswith(OVER_BUDGET_END)
+
+
 def format_value(value: Any) -> str:
     """A parameter or metric for people: floats to 4 significant digits, whole floats bare."""
     if isinstance(value, float):

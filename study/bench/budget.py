@@ -14,6 +14,7 @@ import optuna
 
 from lenet import Splits, TrainConfig, TrainingDiverged
 from study.objective import Objective
+from study.results import over_budget
 from study.samplers import make_sampler
 from study.space import SPACES_DIR, load_space
 
@@ -48,10 +49,6 @@ class Budget:
         return sum(self.told.over_budget) / (self.trials * len(self.seeds))
 
 
-def _over_budget(trial: optuna.trial.FrozenTrial) -> bool:
-    return str(trial.user_attrs.get("end", "")).startswith("pruned before training")
-
-
 def measure_budget(splits: Splits, trials: int, seeds: list[int]) -> Budget:
     """Runs ``trials`` TPE trials of the budgeted space per seed, untold and then told."""
     # Without its [[enqueue]] points: the sampler alone decides every trial.
@@ -72,7 +69,7 @@ def measure_budget(splits: Splits, trials: int, seeds: list[int]) -> Budget:
                 tell_budget=told,
             )
             study.optimize(objective, n_trials=trials, catch=(TrainingDiverged,))
-            flags = [_over_budget(t) for t in study.trials]
+            flags = [over_budget(t) for t in study.trials]
             over.append(sum(flags))
             late.append(sum(flags[len(flags) // 2 :]))
             values = [t.value for t in study.trials if t.value is not None]

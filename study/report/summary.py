@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 from scipy.stats import binomtest
 
 from lenet import CLASS_NAMES, FashionMNIST, TrainConfig
 from study.provenance import provenance
 from study.report.origin import BestOrigin, best_origin
 from study.report.retrain import RetrainResult, RetrainRun
-from study.results import best_trial_or_none, trained_epochs, trials_table
+from study.results import best_trial_or_none, over_budget, trained_epochs, trials_table
 from study.samplers import screen_note
 from study.settings import STARTUP_TRIALS
 
@@ -152,7 +152,7 @@ def study_facts(study: optuna.Study) -> StudyFacts:
     saved = sum(
         max(epochs - trained_epochs(t), 0)
         for t in by_state[TrialState.PRUNED]
-        if not _pruned_before_training(t)
+        if not over_budget(t)
     )
     best = best_trial_or_none(study)
     pruner = str(manifest.get("pruner", type(study.pruner).__name__))
@@ -181,10 +181,6 @@ def study_facts(study: optuna.Study) -> StudyFacts:
         best_value=best.value if best else None,
         best_params=dict(best.params) if best else {},
     )
-
-
-def _pruned_before_training(trial: FrozenTrial) -> bool:
-    return str(trial.user_attrs.get("end", "")).startswith("pruned before training")
 
 
 def plot_missing(n_complete: int) -> dict[str, str]:
