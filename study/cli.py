@@ -464,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()
     args = build_parser().parse_args(argv)
     args.started = started
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what the report quotes
     import optuna
 
     # Progress lines are ours; Optuna's INFO lines ("A new study created...") repeat them.
@@ -537,9 +538,9 @@ def _export(args: argparse.Namespace) -> int:
     from study.artifacts import artifact_store
     from study.export import export_best
     from study.paths import study_folder
-    from study.storage import load_study
+    from study.storage import load_lenet_study
 
-    study = load_study(_storage_url(args), args.study_name)
+    study = load_lenet_study(_storage_url(args), args.study_name)
     out = args.out or study_folder(args.results_dir, args.study_name)
     record = export_best(study, artifact_store(args.results_dir), out)
     print(
@@ -607,6 +608,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     import shlex
 
+    from study.masking import mask_argv
     from study.paths import study_folder
     from study.report import ReportOptions, write_report
 
@@ -615,7 +617,7 @@ def _report(args: argparse.Namespace) -> int:
             storage=_storage_url(args),
             study_name=args.study_name,
             out=args.out or study_folder(args.results_dir, args.study_name),
-            command=shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),  # as typed
+            command=shlex.join(["lenet-study", *mask_argv(args.argv)]),  # as typed
             seeds=args.seeds,
             epochs=args.epochs,
             train_limit=args.train_limit,

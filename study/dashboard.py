@@ -16,6 +16,7 @@ from optuna_dashboard import run_server
 
 from study.artifacts import artifact_store
 from study.errors import StudyError
+from study.masking import mask_url
 from study.settings import DEFAULT_DASHBOARD_HOST as DEFAULT_HOST
 from study.settings import DEFAULT_DASHBOARD_PORT as DEFAULT_PORT
 from study.storage import open_existing_storage
@@ -66,7 +67,7 @@ def serve(
         study_id: int | None = storage.get_study_id_from_name(study_name)
     except KeyError:  # not created yet: the study list shows it once it is
         study_id = None
-        print(f"lenet-study: no study {study_name!r} yet in {storage_url}", file=out)
+        print(f"lenet-study: no study {study_name!r} yet in {mask_url(storage_url)}", file=out)
     warning = host_warning(host)
     if warning:
         print(warning, file=sys.stderr)

@@ -24,7 +24,7 @@ from study.errors import StudyError
 from study.paths import check_writable_folder
 from study.provenance import versions
 from study.results import best_trial_or_none
-from study.storage import load_study
+from study.storage import load_lenet_study
 
 MODEL_NAME = "best_model.keras"
 RECORD_NAME = "best_model.json"
@@ -147,7 +147,7 @@ def load_best_model(
     Raises:
         StudyError: no such study, no completed trial, or its model file is missing.
     """
-    study = load_study(storage_url, study_name)
+    study = load_lenet_study(storage_url, study_name)
     trial = best_completed_trial(study)
     store = artifact_store(Path(results_dir))
     with tempfile.TemporaryDirectory() as tmp:

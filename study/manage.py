@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 
 from study.artifacts import artifact_dir
 from study.errors import UsageError
+from study.masking import mask_url
 from study.storage import no_such_study, open_existing_storage
 
 ARTIFACT_ATTR = "model_artifact_id"  # the trial user attribute naming its model file
@@ -154,7 +155,8 @@ def delete(plan: Deletion, keep_files: bool = False) -> list[str]:
         One line per thing deleted or left.
     """
     optuna.delete_study(study_name=plan.study_name, storage=plan.storage_url)
-    lines = [f"deleted study {plan.study_name!r} ({plan.n_trials} trials) from {plan.storage_url}"]
+    where = mask_url(plan.storage_url)
+    lines = [f"deleted study {plan.study_name!r} ({plan.n_trials} trials) from {where}"]
     models = ""
     if plan.model_files:
         models = f"{len(plan.model_files)} model files in {plan.model_files[0].parent}"

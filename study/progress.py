@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from optuna.trial import FrozenTrial, TrialState
 
+from study.masking import mask_url
 from study.results import over_budget, trained_epochs
 from study.samplers import screen_note
 from study.settings import (
@@ -88,7 +89,7 @@ def header(
     train, val = data_sizes(settings)
     workers = f", {plural(settings.workers, 'worker')}" if settings.workers > 1 else ""
     line = (
-        f"study {settings.study_name!r} in {settings.storage_url}: "
+        f"study {settings.study_name!r} in {mask_url(settings.storage_url)}: "
         f"{plural(earlier_trials, 'earlier trial')}; "
         f"{train:,} training and {val:,} validation images; "
         f"{plural(settings.epochs, 'epoch')} per trial, {settings.sampler} sampler, "
@@ -105,7 +106,7 @@ def next_commands(settings: RunSettings) -> list[str]:
     if settings.study_name != DEFAULT_STUDY_NAME:
         where += ["--study-name", settings.study_name]
     if settings.storage is not None:
-        where += ["--storage", settings.storage]
+        where += ["--storage", mask_url(settings.storage)]  # the password is not shown
     if settings.results_dir != DEFAULT_RESULTS_DIR:
         where += ["--results-dir", str(settings.results_dir)]
     lines = {

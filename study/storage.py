@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 import optuna
@@ -14,25 +13,24 @@ import sqlalchemy.exc
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from study.errors import StudyError, UsageError
+from study.errors import StudyError
+from study.masking import mask_url
 from study.paths import check_writable_folder
+from study.schema import (
+    SQLITE_TIMEOUT_SECONDS,
+    check_schema,
+    driver_error,
+    first_line,
+    parse_storage_url,
+    sqlite_path,
+)
 
 DIRECTION: Literal["maximize"] = "maximize"
 METRIC = "val_accuracy"  # what every trial reports and the study maximizes
 MISSED_HEARTBEATS = 3  # a trial whose worker missed this many beats is failed and retried
 MAX_RETRY = 2  # a killed trial is rerun with the same parameters at most this often
-SQLITE_TIMEOUT_SECONDS = 60  # wait this long for another process' write lock
 _CREATE_ATTEMPTS = 5
-# Tables every Optuna RDB storage has; a database with tables but not these is not Optuna's.
-_OPTUNA_TABLES = {"studies", "trials", "version_info"}
-# Every table of Optuna's schema: a database holding only some of them is one whose schema
-# another process is creating right now (two runs starting on one new database), not foreign.
-_OPTUNA_SCHEMA = _OPTUNA_TABLES | {
-    "alembic_version", "study_directions", "study_user_attributes", "study_system_attributes",
-    "trial_params", "trial_values", "trial_intermediate_values", "trial_user_attributes",
-    "trial_system_attributes", "trial_heartbeats",
-}  # fmt: skip
-
+_MANIFEST_WAIT_SECONDS = 3.0  # a study another run created a moment ago gets its manifest
 
 # The trials a study's total counts: every one a worker has started. A waiting trial (enqueued,
 # or a killed worker's trial queued for its retry) counts once it runs.
@@ -45,78 +43,11 @@ _COMPARED = {  # manifest keys that must match to resume, and how the user knows
 }
 
 
-def parse_storage_url(url: str) -> sqlalchemy.engine.URL:
-    """Parses a SQLAlchemy URL.
-
-    Raises:
-        UsageError: the URL cannot be parsed; the message shows good ones.
-    """
-    try:
-        return sqlalchemy.engine.make_url(url)
-    except sqlalchemy.exc.ArgumentError:
-        raise UsageError(
-            f"cannot parse storage URL {url!r}; use e.g. sqlite:///results/lenet-study.db "
-            "or postgresql+psycopg://user:password@host/dbname"
-        ) from None
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a ``sqlite:///`` URL; None for other databases and in-memory SQLite."""
-    parsed = parse_storage_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)
-
-
 def _engine_kwargs(parsed: sqlalchemy.engine.URL) -> dict[str, Any]:
     if parsed.get_backend_name() == "sqlite":
         # Several local processes (workers, the dashboard) share one file: wait for a lock.
         return {"connect_args": {"timeout": SQLITE_TIMEOUT_SECONDS}}
     return {"pool_pre_ping": True}
-
-
-def _tables(parsed: sqlalchemy.engine.URL) -> set[str]:
-    """The database's table names, read without writing anything."""
-    engine = sqlalchemy.create_engine(parsed, **_engine_kwargs(parsed))
-    try:
-        return set(sqlalchemy.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
-
-def _driver_error(parsed: sqlalchemy.engine.URL, exc: ImportError) -> StudyError:
-    package = exc.name or parsed.get_driver_name()
-    return StudyError(
-        f"storage {parsed.render_as_string()} needs the Python package {package!r}, which is "
-        f"not installed; pip install it, or use a sqlite:/// or postgresql+psycopg:// URL"
-    )
-
-
-def _check_schema(parsed: sqlalchemy.engine.URL, must_exist: bool) -> None:
-    """Refuses, before anything is written, a database that is not (or not yet) Optuna's."""
-    where = parsed.render_as_string()
-    path = sqlite_path(where) if parsed.get_backend_name() == "sqlite" else None
-    if path is not None and not path.is_file():
-        if must_exist:
-            raise StudyError(
-                f"no storage at {path}; run `lenet-study run` first, or pass the "
-                "--storage or --results-dir the study ran with"
-            )
-        return  # a new file: Optuna creates its schema
-    try:
-        tables = _tables(parsed)
-    except ImportError as exc:
-        raise _driver_error(parsed, exc) from None
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StudyError(f"cannot use storage {where}: {_first_line(exc)}") from None
-    if tables and not tables >= _OPTUNA_TABLES and not tables <= _OPTUNA_SCHEMA:
-        shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
-        raise StudyError(
-            f"storage {where} holds other tables ({shown}) and no Optuna studies; "
-            "it belongs to another program: pass a new database as --storage"
-        )
-    if must_exist and not tables:
-        raise StudyError(f"storage {where} holds no studies; run `lenet-study run` first")
 
 
 def check_storage(url: str) -> None:
@@ -127,8 +58,7 @@ def check_storage(url: str) -> None:
         UsageError: the URL cannot be parsed.
         StudyError: the storage cannot be used; the message says why.
     """
-    parsed = parse_storage_url(url)
-    _check_schema(parsed, must_exist=False)
+    check_schema(url, must_exist=False)
     path = sqlite_path(url)
     if path is not None and not path.exists():
         check_writable_folder(path.parent, "storage folder")
@@ -139,7 +69,7 @@ def open_storage(
 ) -> RDBStorage:
     """Opens an Optuna RDB storage, creating it unless ``must_exist``.
 
-    A database that holds other tables and no Optuna schema is refused untouched. SQLite
+    A database that is neither empty nor provably Optuna's is refused untouched. SQLite
     files get their folder created (for a new study) and a lock timeout. With
     ``heartbeat_interval`` (seconds), a trial whose process died is marked failed by the next
     worker to start a trial, and retried with the same parameters at most ``MAX_RETRY`` times.
@@ -151,7 +81,7 @@ def open_storage(
     """
     parsed = parse_storage_url(url)
     if must_exist:
-        _check_schema(parsed, must_exist)
+        check_schema(url, must_exist)
     else:
         check_storage(url)
     path = sqlite_path(url)
@@ -177,20 +107,26 @@ def open_storage(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(url, engine_kwargs=_engine_kwargs(parsed), **heartbeat_kwargs)
+                return RDBStorage(
+                    url,
+                    engine_kwargs=_engine_kwargs(parsed),
+                    # Reading an existing schema creates no table, even a missing one.
+                    skip_table_creation=must_exist,
+                    **heartbeat_kwargs,
+                )
         except ImportError as exc:
-            raise _driver_error(parsed, exc) from None
+            raise driver_error(url, exc) from None
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as exc:
             # Two processes creating one new database race on its schema; the loser retries
             # and finds the schema the winner made.
             if attempt + 1 == _CREATE_ATTEMPTS:
                 raise StudyError(
-                    f"cannot use storage {parsed.render_as_string()}: {_first_line(exc)}"
+                    f"cannot use storage {mask_url(url)}: {first_line(exc, url)}"
                 ) from None
             time.sleep(0.2 * (attempt + 1))
         except (sqlalchemy.exc.SQLAlchemyError, RuntimeError, ValueError) as exc:
             raise StudyError(
-                f"cannot use storage {parsed.render_as_string()}: {_first_line(exc)}"
+                f"cannot use storage {mask_url(url)}: {first_line(exc, url)}"
             ) from None
     raise AssertionError("unreachable")
 
@@ -225,11 +161,6 @@ def total_reached(started: int, total: int) -> str:
     return f"nothing to run: the study has started {started} {trials}, --max-trials {total}"
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def create_or_load_study(
     storage: RDBStorage,
     study_name: str,
@@ -237,7 +168,7 @@ def create_or_load_study(
     pruner: optuna.pruners.BasePruner,
     manifest: Mapping[str, Any],
 ) -> optuna.Study:
-    """Creates the study, or resumes it if its manifest matches this run's.
+    """Creates the study, or resumes it if this program created it with a matching manifest.
 
     Args:
         manifest: what makes trials comparable: ``search_space``, ``protocol`` (epochs, data
@@ -246,31 +177,44 @@ def create_or_load_study(
 
     Raises:
         StudyError: the existing study was made with another direction, search space,
-            protocol or data; its trials would not be comparable with this run's.
+            protocol or data, or not by this program (no manifest); its trials would not be
+            comparable with this run's.
     """
     try:
-        study = optuna.create_study(
-            storage=storage,
-            study_name=study_name,
-            direction=DIRECTION,
-            sampler=sampler,
-            pruner=pruner,
-            load_if_exists=True,
+        created = False
+        try:  # looked up first: a refused insert would still advance a PostgreSQL sequence
+            storage.get_study_id_from_name(study_name)
+        except KeyError:
+            try:
+                storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], study_name)
+                created = True
+            except optuna.exceptions.DuplicatedStudyError:
+                pass  # another run created it a moment ago
+        study = optuna.load_study(
+            study_name=study_name, storage=storage, sampler=sampler, pruner=pruner
         )
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StudyError(f"cannot create study {study_name!r}: {_first_line(exc)}") from None
-    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise StudyError(f"cannot create study {study_name!r}: {first_line(exc)}") from None
+    if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
+        directions = ", ".join(d.name.lower() for d in study.directions)
         raise StudyError(
-            f"study {study_name!r} exists with direction {study.direction.name.lower()}, "
+            f"study {study_name!r} exists with direction {directions}, "
             "this run maximizes val_accuracy; choose another --study-name"
         )
-    stored = study.user_attrs.get("manifest")
-    if stored is None:
+    if created:
         study.set_user_attr("manifest", dict(manifest))
         with warnings.catch_warnings():  # experimental, and stable enough for a label
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names([METRIC])
         return study
+    # A run that created the study a moment ago stores its manifest next.
+    deadline = time.monotonic() + _MANIFEST_WAIT_SECONDS
+    stored = stored_manifest(storage, study_name)
+    while stored is None and not study.trials and time.monotonic() < deadline:
+        time.sleep(0.1)
+        stored = stored_manifest(storage, study_name)
+    if stored is None:
+        raise not_ours(study_name)
     changed = [label for key, label in _COMPARED.items() if stored.get(key) != manifest[key]]
     if changed:
         raise StudyError(
@@ -281,8 +225,17 @@ def create_or_load_study(
     return study
 
 
+def not_ours(study_name: str) -> StudyError:
+    """The error for a study that lenet-study did not create (it has no manifest)."""
+    return StudyError(
+        f"study {study_name!r} was not created by lenet-study (it has no manifest), so its "
+        "trials are not LeNet-5 trials of this protocol; pass another --study-name "
+        "(`lenet-study studies` lists them)"
+    )
+
+
 def load_study(storage_url: str, study_name: str) -> optuna.Study:
-    """Loads an existing study for reading (export, report, trials); creates nothing.
+    """Loads an existing study for reading (trials); creates nothing.
 
     Raises:
         StudyError: no such storage or study, with the names that exist.
@@ -294,10 +247,22 @@ def load_study(storage_url: str, study_name: str) -> optuna.Study:
         raise no_such_study(storage, storage_url, study_name) from None
 
 
+def load_lenet_study(storage_url: str, study_name: str) -> optuna.Study:
+    """``load_study`` for what only a lenet-study study makes sense of (export, report).
+
+    Raises:
+        StudyError: no such storage or study, or a study this program did not create.
+    """
+    study = load_study(storage_url, study_name)
+    if not isinstance(study.user_attrs.get("manifest"), Mapping):
+        raise not_ours(study_name)
+    return study
+
+
 def no_such_study(storage: BaseStorage, storage_url: str, study_name: str) -> StudyError:
     """The error for a study name the storage does not hold, naming the ones it does."""
     names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     return StudyError(
-        f"no study {study_name!r} in {storage_url}"
+        f"no study {study_name!r} in {mask_url(storage_url)}"
         + (f"; it has {', '.join(map(repr, names))}" if names else "; run `lenet-study run`")
     )

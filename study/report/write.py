@@ -18,7 +18,7 @@ from study.report.retrain import BASELINE_TRAIN, CACHE_FILE, RetrainSettings, re
 from study.report.summary import Report, summarize
 from study.results import best_trial_or_none
 from study.settings import DEFAULT_REPORT_SEEDS, DEFAULT_WORKERS
-from study.storage import load_study
+from study.storage import load_lenet_study
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def write_report(
     """
     if options.seeds < 1:
         raise ValueError(f"seeds must be a positive integer, got {options.seeds}")
-    study = load_study(options.storage, options.study_name)
+    study = load_lenet_study(options.storage, options.study_name)
     check_writable_folder(options.out, "report folder")  # before an hour of retraining
     if options.pdf:
         find_chromium()  # before any retraining: fail in a second, not after an hour
