@@ -84,6 +84,16 @@ def head_revision() -> str:
     return known_revisions()[0]
 
 
+def _wal_mode(path: Path) -> bool:
+    """Whether the SQLite file is in WAL mode (its header's read and write versions are 2)."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False  # opening it reports the reason
+    return header.startswith(b"SQLite format 3\0") and header[18:20] == b"\2\2"
+
+
 def _engine(parsed: sqlalchemy.engine.URL) -> sqlalchemy.engine.Engine:
     """An engine that cannot write: a SQLite file is opened read-only (no journal, no new
     file), other databases are only queried."""
@@ -93,7 +103,11 @@ def _engine(parsed: sqlalchemy.engine.URL) -> sqlalchemy.engine.Engine:
             return sqlalchemy.create_engine(
                 parsed.update_query_dict({"mode": "ro", "uri": "true"}), poolclass=NullPool
             )
-        uri = Path(str(parsed.database)).absolute().as_uri() + "?mode=ro"
+        path = Path(str(parsed.database))
+        uri = path.absolute().as_uri() + "?mode=ro"
+        if _wal_mode(path) and not Path(f"{path}-wal").exists():
+            # A WAL database no process has open: a reader would leave -wal and -shm files.
+            uri += "&immutable=1"
 
         def connect() -> sqlite3.Connection:
             return sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_SECONDS)

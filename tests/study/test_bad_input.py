@@ -101,8 +101,8 @@ CASES = [
     (["trials", "--storage", "sqlite:///notes.db"], 1, "cannot use storage"),
     (["run", *TINY, "--storage", "sqlite:///res", *RES], 1, "cannot use storage"),  # a folder
     # A database whose driver is not installed; a URL that is not one.
-    (["run", *TINY, "--storage", "mysql://u:p@localhost/db", *RES], 1, "'MySQLdb'"),
-    (["trials", "--storage", "mysql://u:p@localhost/db"], 1, "'MySQLdb'"),
+    (["run", *TINY, "--storage", "mysql://u:p@localhost/db", *RES], 1, "pip install mysqlclient"),
+    (["trials", "--storage", "mysql://u:p@localhost/db"], 1, "pip install mysqlclient"),
     (["trials", "--storage", "no-such-scheme:/x"], 2, "cannot parse storage URL"),
     # A bad space file, refused before the database exists.
     (["run", *TINY, *NEW_DB, *RES, "--space", "spaces/tanhh.toml"], 2, "'tanhh'"),

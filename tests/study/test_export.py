@@ -100,9 +100,10 @@ def test_an_interrupted_export_leaves_the_previous_model_intact(tiny_study, tmp_
 
 
 def test_export_without_a_completed_trial_exits_1(tmp_path, capsys):
-    optuna.create_study(
+    study = optuna.create_study(
         storage=f"sqlite:///{tmp_path / 'db.sqlite'}", study_name="lenet5-fashion-mnist"
     )
+    study.set_user_attr("manifest", {"protocol": {"epochs": 1}})
     assert _export(tmp_path, tmp_path / "out") == 1
     assert "no completed trial" in capsys.readouterr().err
     assert not (tmp_path / "out" / MODEL_NAME).exists()

@@ -5,14 +5,10 @@ from __future__ import annotations
 import io
 import itertools
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
@@ -87,73 +83,6 @@ def test_two_local_workers_share_one_sqlite_study(tmp_path):
     argv += ["--timeout", "600"]
     assert main([*argv, "--storage", url, "--results-dir", str(tmp_path)]) == 0
     _check_finished(url, 4, workers=2)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A temporary PostgreSQL server on loopback with its own data folder."""
-    if os.environ.get("LENET_TEST_POSTGRES_URL"):
-        yield os.environ["LENET_TEST_POSTGRES_URL"]
-        return
-    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-    if not bins:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; CI installs it)")
-    # Not under pytest's temporary folder: that is private to root, and the server runs as
-    # the postgres user.
-    folder = Path(tempfile.mkdtemp(prefix="lenet-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(folder, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = folder / "data", _free_port()
-    (folder / "pw").write_text("secret\n")
-    if as_user:
-        shutil.chown(folder / "pw", "postgres")
-    subprocess.run(
-        [
-            *as_user,
-            bins[-1] / "initdb",
-            "-D",
-            data,
-            "-U",
-            "postgres",
-            "--auth-local=trust",
-            "--auth-host=scram-sha-256",
-            f"--pwfile={folder / 'pw'}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-h 127.0.0.1 -p {port} -k {folder}"
-    subprocess.run(
-        [
-            *as_user,
-            bins[-1] / "pg_ctl",
-            "-D",
-            data,
-            "-o",
-            options,
-            "-l",
-            folder / "log",
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg://postgres:secret@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*as_user, bins[-1] / "pg_ctl", "-D", data, "-m", "immediate", "stop"],
-            capture_output=True,
-        )
 
 
 def test_three_workers_share_one_postgresql_study(postgres_url, tmp_path):
