@@ -207,14 +207,9 @@ def create_or_load_study(
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names([METRIC])
         return study
-    # A run that created the study a moment ago stores its manifest next.
-    deadline = time.monotonic() + _MANIFEST_WAIT_SECONDS
-    stored = stored_manifest(storage, study_name)
-    while stored is None and not study.trials and time.monotonic() < deadline:
-        time.sleep(0.1)
-        stored = stored_manifest(storage, study_name)
-    if stored is None:
-        raise not_ours(study_name)
+    stored = manifest_of_existing(storage, study_name)
+    if stored is None:  # deleted since it was loaded
+        raise no_such_study(storage, storage.url, study_name)
     changed = [label for key, label in _COMPARED.items() if stored.get(key) != manifest[key]]
     if changed:
         raise StudyError(
@@ -223,6 +218,27 @@ def create_or_load_study(
             "or rerun with the original settings"
         )
     return study
+
+
+def manifest_of_existing(storage: BaseStorage, study_name: str) -> dict[str, Any] | None:
+    """The manifest of the study, None if there is no such study.
+
+    Raises:
+        StudyError: the study exists and was not created by lenet-study (no manifest).
+    """
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return None
+    # A run that created the study a moment ago stores its manifest next.
+    deadline = time.monotonic() + _MANIFEST_WAIT_SECONDS
+    stored = stored_manifest(storage, study_name)
+    while stored is None and not storage.get_n_trials(study_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        stored = stored_manifest(storage, study_name)
+    if stored is None:
+        raise not_ours(study_name)
+    return stored
 
 
 def not_ours(study_name: str) -> StudyError:

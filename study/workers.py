@@ -23,7 +23,13 @@ from lenet import backends
 from study.devices import worker_environment
 from study.progress import VERBOSE, Progress, header
 from study.settings import RunSettings
-from study.storage import open_storage, stored_manifest, total_reached, trials_started
+from study.storage import (
+    manifest_of_existing,
+    open_storage,
+    stored_manifest,
+    total_reached,
+    trials_started,
+)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -166,6 +172,7 @@ def run_workers(
     """
     # Create the tables here, once: workers starting together on a fresh database would race.
     storage = open_storage(settings.storage_url)
+    manifest_of_existing(storage, settings.study_name)  # one error, before any worker starts
     started = trials_started(storage, settings.study_name)
     settings = settings.until_total(started)
     total = settings.max_trials
