@@ -116,6 +116,20 @@ def _engine(parsed: sqlalchemy.engine.URL) -> sqlalchemy.engine.Engine:
     return sqlalchemy.create_engine(parsed, poolclass=NullPool)
 
 
+def _other_schemas_tables(dialect: str, inspector: sqlalchemy.Inspector) -> frozenset[str]:
+    """``schema.table`` for the tables of a PostgreSQL database's other schemas: a database
+    whose ``public`` schema is empty is still another program's if it has ``crm.customers``."""
+    if dialect != "postgresql":
+        return frozenset()  # MySQL's schemas are the server's other databases
+    default = inspector.default_schema_name
+    return frozenset(
+        f"{schema}.{table}"
+        for schema in inspector.get_schema_names()
+        if schema != default and schema != "information_schema" and not schema.startswith("pg_")
+        for table in inspector.get_table_names(schema) + inspector.get_view_names(schema)
+    )
+
+
 def read_schema(parsed: sqlalchemy.engine.URL) -> Schema:
     """Reads the database's tables and Optuna's version records, writing nothing.
 
@@ -128,6 +142,7 @@ def read_schema(parsed: sqlalchemy.engine.URL) -> Schema:
         with engine.connect() as connection:
             inspector = sqlalchemy.inspect(connection)
             tables = frozenset(inspector.get_table_names() + inspector.get_view_names())
+            tables |= _other_schemas_tables(connection.dialect.name, inspector)
             library_version = revision = None
             if "version_info" in tables:
                 columns = {column["name"] for column in inspector.get_columns("version_info")}

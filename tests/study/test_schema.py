@@ -178,32 +178,54 @@ def _admin(postgres_url: str, *statements: str) -> None:
     engine.dispose()
 
 
-def _pg_contents(url: str) -> tuple[list[str], list[tuple[object, ...]], int]:
-    """The database's tables, its ``studies`` rows and its sequence's last value."""
+def _pg_contents(url: str) -> list[object]:
+    """Every table of the database's own schemas, with its rows, and its sequences' values."""
     engine = sqlalchemy.create_engine(url)
+    contents: list[object] = []
     with engine.connect() as connection:
-        tables = sorted(sqlalchemy.inspect(connection).get_table_names())
-        rows = [tuple(row) for row in connection.execute(sqlalchemy.text("SELECT * FROM studies"))]
-        last = connection.execute(
-            sqlalchemy.text("SELECT last_value FROM studies_study_id_seq")
-        ).scalar_one()
+        tables = connection.execute(
+            sqlalchemy.text(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
+            )
+        ).all()
+        for schema, table in tables:
+            rows = connection.execute(sqlalchemy.text(f'SELECT * FROM "{schema}"."{table}"'))
+            contents.append((schema, table, sorted(map(tuple, rows))))
+        contents.append(
+            connection.execute(
+                sqlalchemy.text("SELECT sequencename, last_value FROM pg_sequences ORDER BY 1")
+            ).all()
+        )
     engine.dispose()
-    return tables, rows, last
+    return contents
+
+
+FOREIGN_PG = {
+    # Shaped like Optuna's own studies table, as another program's might be.
+    "studies-table": [
+        "CREATE TABLE studies (study_id SERIAL PRIMARY KEY, study_name VARCHAR(512) NOT NULL)",
+        f"INSERT INTO studies (study_name) VALUES ('{NAME}')",
+    ],
+    # An empty public schema, and another program's tables in a schema of their own.
+    "other-schema": [
+        "CREATE SCHEMA crm",
+        "CREATE TABLE crm.customers (id SERIAL PRIMARY KEY, name TEXT)",
+        "INSERT INTO crm.customers (name) VALUES ('Ada')",
+    ],
+}
 
 
 @pytest.mark.slow
-def test_a_postgresql_database_with_a_foreign_studies_table_is_refused_untouched(
-    postgres_url, capsys, tmp_path, monkeypatch
+@pytest.mark.parametrize("database", FOREIGN_PG)
+def test_a_postgresql_database_of_another_program_is_refused_untouched(
+    postgres_url, capsys, tmp_path, monkeypatch, database
 ):
     monkeypatch.setattr("study.schema.CREATION_WAIT_SECONDS", 0.3)
-    _admin(postgres_url, "DROP DATABASE IF EXISTS crm", "CREATE DATABASE crm")
-    url = postgres_url.rsplit("/", 1)[0] + "/crm"
-    # Shaped like Optuna's own studies table, as another program's might be.
-    _admin(
-        url,
-        "CREATE TABLE studies (study_id SERIAL PRIMARY KEY, study_name VARCHAR(512) NOT NULL)",
-        f"INSERT INTO studies (study_name) VALUES ('{NAME}')",
-    )
+    name = database.replace("-", "_")
+    _admin(postgres_url, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    _admin(url, *FOREIGN_PG[database])
     before = _pg_contents(url)
     for command in COMMANDS:
         argv = [*COMMANDS[command], "--storage", url, "--results-dir", str(tmp_path)]
