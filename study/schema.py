@@ -253,6 +253,8 @@ def check_schema(url: str, must_exist: bool) -> None:
                 "run `lenet-study run` first"
             )
         return  # a new or empty file: Optuna creates its schema
+    if path is not None and not path.is_file():  # a folder; a FIFO would block the reader
+        raise StudyError(f"cannot use storage {where}: {path} is not a regular file")
     try:
         schema = settled_schema(parsed)
     except ImportError as exc:

@@ -4,6 +4,7 @@ every command with one line, and left byte for byte as it was."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 import time
@@ -233,3 +234,18 @@ def test_a_postgresql_database_of_another_program_is_refused_untouched(
         assert "belongs to another program" in line and "secret" not in line
         assert _pg_contents(url) == before
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_storage_path_that_is_not_a_regular_file_is_refused_without_blocking(
+    tmp_path, capsys, kind
+):
+    path = tmp_path / "odd.db"
+    if kind == "folder":
+        path.mkdir()
+    else:
+        os.mkfifo(path)  # opening it to read would wait for a writer
+    for command in ("studies", "run"):
+        line = _refused([*COMMANDS[command], "--storage", f"sqlite:///{path}"], capsys)
+        assert "is not a regular file" in line
+    assert [p.name for p in tmp_path.iterdir()] == ["odd.db"]
