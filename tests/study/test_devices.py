@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import replace
 
@@ -255,3 +256,86 @@ def test_a_jax_study_never_loads_tensorflow_and_records_its_backend(tmp_path, fr
     """
     last = fresh_python(code, "tensorflow").split()
     assert last == ["0", "False", "jax", "jax", "jax", "True", "False"]
+
+
+# keras.json files, and whether Keras itself, imported, stops on each or ignores it.
+KERAS_JSON_AT_START = {
+    "not-json": ("{backend: jax", "is not valid JSON", "imports"),  # Keras ignores it silently
+    "list": ("[]", "holds a JSON list, not an object", "AttributeError"),
+    "backend-unknown": ('{"backend": "nope"}', "'nope' (\"backend\" in ", "ValueError"),
+    "epsilon-int": ('{"epsilon": 1}', '"epsilon" is 1, not a decimal number', "ValueError"),
+    "folder": (None, "keras.json: Is a directory", "IsADirectoryError"),
+}
+KERAS_STARTING_COMMANDS = {
+    "run": ["run", "--quick", "--workers", "1", "--results-dir", "res"],
+    "export": ["export", "--results-dir", "res"],
+    "evaluate": ["evaluate", "--model", "model.keras"],
+    "predict": ["predict", "--model", "model.keras", "photo.png"],
+    "report": ["report", "--results-dir", "res", "--no-pdf"],
+    "bench": ["bench", "--quick"],
+}
+
+
+def _start_with_keras_json(fresh_python, tmp_path, text, argv) -> list:
+    """Runs the command line in a fresh process with ``KERAS_HOME`` holding ``text`` as
+    keras.json (None: a folder); then imports Keras there. Returns the exit code, stderr,
+    whether Keras was loaded before that import, and what the import did."""
+    home, work = tmp_path / "keras_home", tmp_path / "work"
+    work.mkdir()
+    home.mkdir()
+    if text is None:
+        (home / "keras.json").mkdir()
+    else:
+        (home / "keras.json").write_text(text)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code = f"""
+        import contextlib, io, json, os, sys
+        os.environ.pop("KERAS_BACKEND")
+        os.environ["KERAS_HOME"] = {str(home)!r}
+        os.chdir({str(work)!r})
+        from study.cli import main
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main({argv!r})
+        loaded = "keras" in sys.modules
+        try:
+            import keras
+            keras_did = "imports"
+        except Exception as exc:
+            keras_did = type(exc).__name__
+        print(json.dumps([code, err.getvalue(), loaded, keras_did]))
+    """
+    result = json.loads(fresh_python(code, "tensorflow", timeout=300))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+    if text is not None:
+        assert (home / "keras.json").read_text() == text
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("text", "message", "keras_did"), KERAS_JSON_AT_START.values(), ids=list(KERAS_JSON_AT_START)
+)
+def test_a_bad_keras_json_is_one_line_before_keras_starts(
+    fresh_python, tmp_path, text, message, keras_did
+):
+    code, err, loaded, did = _start_with_keras_json(
+        fresh_python, tmp_path, text, KERAS_STARTING_COMMANDS["evaluate"]
+    )
+    assert (code, loaded, did) == (1, False, keras_did)
+    assert err.startswith("lenet-study: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "argv", KERAS_STARTING_COMMANDS.values(), ids=list(KERAS_STARTING_COMMANDS)
+)
+def test_every_command_that_starts_keras_checks_keras_json_first(fresh_python, tmp_path, argv):
+    code, err, loaded, _ = _start_with_keras_json(fresh_python, tmp_path, "[]", argv)
+    assert (code, loaded) == (1, False)
+    assert err == (
+        f"lenet-study: error: Keras' settings file {tmp_path / 'keras_home' / 'keras.json'} "
+        'holds a JSON list, not an object such as {"backend": "tensorflow"}; fix it, or '
+        "delete it and Keras writes a default one\n"
+    )
