@@ -39,7 +39,7 @@ def select_backend(name: str | None = None) -> str:
             message says what to set or install.
     """
     try:
-        backends.check_keras_config()
+        backends.check_keras_config(backend_given=bool(name))
     except ValueError as exc:
         raise StudyError(str(exc)) from None
     chosen = name or backends.configured()

@@ -102,13 +102,17 @@ def _keras_json_backend() -> str | None:
     return backend if isinstance(backend, str) and backend else None
 
 
-def check_keras_config() -> None:
+def check_keras_config(backend_given: bool = False) -> None:
     """Checks ``keras_config_path()`` as Keras will read it, without importing Keras.
 
     A missing file is fine (Keras writes a default one). Keras stops with a traceback on a
     file it cannot open, one that is not a JSON object, or a ``floatx``, ``epsilon``,
     ``image_data_format`` or (without ``KERAS_BACKEND``) ``backend`` it does not know; and it
     silently ignores a file that is not JSON, whatever the user meant to set there.
+
+    Args:
+        backend_given: the caller sets ``KERAS_BACKEND`` before Keras loads, so the file's
+            ``backend`` does not matter.
 
     Raises:
         ValueError: one line naming the file, what is wrong and how to fix it.
@@ -135,12 +139,12 @@ def check_keras_config() -> None:
             f"Keras' settings file {path} holds a JSON {type(config).__name__}, not an object "
             f'such as {{"backend": "tensorflow"}}; {fix}'
         )
-    wrong = _unknown_keras_setting(config)
+    wrong = _unknown_keras_setting(config, backend_given or bool(os.environ.get("KERAS_BACKEND")))
     if wrong:
         raise ValueError(f"Keras' settings file {path}: {wrong}; {fix}")
 
 
-def _unknown_keras_setting(config: dict[str, Any]) -> str | None:
+def _unknown_keras_setting(config: dict[str, Any], backend_given: bool) -> str | None:
     """What in a keras.json object Keras would refuse, or None."""
     for key, allowed in (("floatx", KERAS_FLOATX), ("image_data_format", KERAS_DATA_FORMATS)):
         if key in config and config[key] not in allowed:
@@ -148,7 +152,7 @@ def _unknown_keras_setting(config: dict[str, Any]) -> str | None:
     if "epsilon" in config and not isinstance(config["epsilon"], float):
         return f'"epsilon" is {config["epsilon"]!r}, not a decimal number such as 1e-07'
     backend = config.get("backend", "tensorflow")
-    if not os.environ.get("KERAS_BACKEND") and not (isinstance(backend, str) and backend):
+    if not backend_given and not (isinstance(backend, str) and backend):
         return f'"backend" is {backend!r}, not a backend name such as "tensorflow"'
     return None
 

@@ -180,6 +180,16 @@ def test_a_keras_json_keras_accepts_is_accepted(tmp_path, monkeypatch, text, env
     assert select_backend() == "tensorflow"
 
 
+def test_backend_given_overrides_a_keras_json_backend_keras_would_refuse(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    (tmp_path / "keras.json").write_text('{"backend": 5}')
+    assert select_backend("tensorflow") == "tensorflow"  # sets KERAS_BACKEND, as Keras reads
+    monkeypatch.delenv("KERAS_BACKEND")
+    with pytest.raises(StudyError, match='"backend" is 5'):
+        select_backend()
+
+
 def test_a_configured_backend_that_is_not_installed_names_the_other(monkeypatch):
     import lenet.backends
 
