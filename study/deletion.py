@@ -109,6 +109,20 @@ def _identities(paths: Iterable[Path]) -> _Ids:
     return found
 
 
+def _lstat(path: Path) -> os.stat_result | None:
+    """The path's own status (a link's, not its target's); None if there is nothing there.
+
+    Raises:
+        StudyError: the folder above cannot be read.
+    """
+    try:
+        return path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise StudyError(f"cannot look at {path}: {exc.strerror}") from None
+
+
 def _database_files(storage_url: str) -> list[Path]:
     url = make_url(storage_url)
     if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
@@ -132,9 +146,8 @@ def _model_files(
             kept.append(f"trial {number}'s model file {artifact_id!r}: not a file name in {store}")
             continue
         path = store / artifact_id
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
+        st = _lstat(path)
+        if st is None:
             continue  # already gone
         if artifact_id in others:
             kept.append(f"{path}: also the model file of study {others[artifact_id]!r}")
@@ -151,9 +164,8 @@ def _folder_files(
     folder: Path, results_dir: Path, protected: _Ids
 ) -> tuple[list[Path], Path | None, list[str]]:
     """The study folder's files to remove, the folder if that empties it, and what is kept."""
-    try:
-        st = folder.lstat()
-    except FileNotFoundError:
+    st = _lstat(folder)
+    if st is None:
         return [], None, []
     if stat.S_ISLNK(st.st_mode):
         return [folder], None, []  # the link goes, never what it points to

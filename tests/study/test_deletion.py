@@ -289,3 +289,24 @@ def test_a_removal_failing_after_the_study_is_gone_names_what_is_left(
     assert err.startswith("lenet-study: error: deleted study 's' (2 trials)")
     assert f"could not remove {files[0]}, now results/artifacts/.lenet-study-deleting-" in err
     assert "s" not in _studies()
+
+
+@pytest.mark.parametrize("blocked", ["results", "results/artifacts"])
+def test_a_file_where_a_folder_should_be_is_no_folder_to_delete_from(
+    place, finished_study, snapshot, capsys, blocked
+):
+    files = finished_study(URL, "s", Path("results"))
+    for path in files:
+        path.unlink()
+    shutil.move("results", "stored")  # the storage stays reachable at its new place
+    url = "sqlite:///stored/lenet-study.db"
+    Path(blocked).parent.mkdir(parents=True, exist_ok=True)
+    Path(blocked).write_text("a file")
+    argv = ["delete-study", "--study-name", "s", "--storage", url, "--results-dir", "results"]
+    before = snapshot(place)
+    assert main([*argv, "--yes"]) == 0
+    after = snapshot(place)
+    assert {k: v for k, v in after.items() if "lenet-study.db" not in k} == {
+        k: v for k, v in before.items() if "lenet-study.db" not in k
+    }
+    assert capsys.readouterr().err == ""
