@@ -663,13 +663,14 @@ def _studies(args: argparse.Namespace) -> int:
 
 
 def _delete_study(args: argparse.Namespace) -> int:
-    from study.manage import confirmed, delete, plan_deletion
+    from study.deletion import delete, plan_deletion
+    from study.manage import confirmed
 
-    plan = plan_deletion(_storage_url(args), args.study_name, args.results_dir)
+    plan = plan_deletion(_storage_url(args), args.study_name, args.results_dir, args.keep_files)
     if not confirmed(plan.question, args.yes):
         print("nothing deleted")
         return 0
-    print("\n".join(delete(plan, keep_files=args.keep_files)))
+    print("\n".join(delete(plan)))
     return 0
 
 
