@@ -19,8 +19,8 @@ import pytest
 
 import study.deletion
 from study.cli import main
-from study.deletion import masked
 from study.manage import confirmed
+from study.masking import mask_url
 from study.paths import study_folder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,8 +201,8 @@ def test_with_keep_files_the_question_names_what_stays(place, finished_study, ca
 
 
 def test_a_url_with_a_password_is_shown_masked():
-    assert masked("postgresql+psycopg://me:s3cret@db/x") == "postgresql+psycopg://me:***@db/x"
-    assert masked(URL) == URL
+    assert mask_url("postgresql+psycopg://me:s3cret@db/x") == "postgresql+psycopg://me:***@db/x"
+    assert mask_url(URL) == URL
 
 
 def _as_unprivileged(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
