@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import optuna
 import sqlalchemy
@@ -25,7 +25,6 @@ from study.schema import (
     sqlite_path,
 )
 
-DIRECTION: Literal["maximize"] = "maximize"
 METRIC = "val_accuracy"  # what every trial reports and the study maximizes
 MISSED_HEARTBEATS = 3  # a trial whose worker missed this many beats is failed and retried
 MAX_RETRY = 2  # a killed trial is rerun with the same parameters at most this often
@@ -194,7 +193,9 @@ def create_or_load_study(
             study_name=study_name, storage=storage, sampler=sampler, pruner=pruner
         )
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StudyError(f"cannot create study {study_name!r}: {first_line(exc)}") from None
+        raise StudyError(
+            f"cannot create study {study_name!r}: {first_line(exc, storage.url)}"
+        ) from None
     if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
         directions = ", ".join(d.name.lower() for d in study.directions)
         raise StudyError(
