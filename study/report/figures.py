@@ -63,6 +63,9 @@ def search_plot(study: optuna.Study, name: str, t: Language | None = None) -> go
     if name == "history":
         figure.update_xaxes(title_text=t.gettext("Trial"), tick0=0, dtick=step)
         figure.update_traces(name=t.gettext("best so far"), selector={"name": "Best Value"})
+        figure.update_traces(
+            name=t.gettext("infeasible trial"), selector={"name": "Infeasible Trial"}
+        )
     if name == "importances":
         figure.update_xaxes(title_text=t.gettext("importance"))
         figure.update_yaxes(title_text=t.gettext("hyperparameter"))
@@ -99,10 +102,11 @@ def _sized(figure: go.Figure, t: Language, **layout: object) -> go.Figure:
     return figure.update_layout(separators=t.plotly_separators(), **layout)
 
 
-def best_so_far(origin: BestOrigin, t: Language) -> go.Figure:
+def best_so_far(origin: BestOrigin, t: Language | None = None) -> go.Figure:
     """The best validation accuracy so far against minutes since the first trial started, a
     step at each completion up to the study's last finished trial; each completed trial is a
     point, enqueued ones drawn apart from sampled ones."""
+    t = t or Language()
     points = origin.completed
     end = origin.whole_study.seconds if origin.whole_study else points[-1].seconds
     figure = go.Figure(
@@ -151,8 +155,9 @@ def best_so_far(origin: BestOrigin, t: Language) -> go.Figure:
     return _sized(figure, t, width=WIDTH, height=360, margin={"t": 20})
 
 
-def learning_curves(comparison: Comparison, t: Language) -> go.Figure:
+def learning_curves(comparison: Comparison, t: Language | None = None) -> go.Figure:
     """Training loss and accuracy per epoch, every seed as a thin line, each arm one colour."""
+    t = t or Language()
     panels = {"loss": t.gettext("training loss"), "accuracy": t.gettext("training accuracy")}
     hover = t.gettext("seed {seed}, epoch {epoch}: {value}")
     curves = [
@@ -174,8 +179,9 @@ def learning_curves(comparison: Comparison, t: Language) -> go.Figure:
     return _sized(figure, t, width=WIDTH, height=360, margin={"t": 40})
 
 
-def f1_bars(comparison: Comparison, t: Language) -> go.Figure:
+def f1_bars(comparison: Comparison, t: Language | None = None) -> go.Figure:
     """Per-class F1 of both arms, mean over seeds, with the seeds' standard deviation."""
+    t = t or Language()
     figure = go.Figure()
     for arm in (comparison.baseline, comparison.best):
         f1 = np.array([[row["f1"] for row in run.per_class] for run in arm.runs])
@@ -192,8 +198,9 @@ def f1_bars(comparison: Comparison, t: Language) -> go.Figure:
     return _sized(figure, t, width=WIDTH, height=380, barmode="group", margin={"t": 20})
 
 
-def confusion(arm: Arm, t: Language) -> go.Figure:
+def confusion(arm: Arm, t: Language | None = None) -> go.Figure:
     """The arm's test confusion matrix, summed over seeds."""
+    t = t or Language()
     counts = np.sum([run.confusion for run in arm.runs], axis=0)
     names = list(t.class_names())
     figure = px.imshow(

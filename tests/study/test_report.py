@@ -19,7 +19,7 @@ from scipy.stats import binomtest
 import study.report.retrain
 from study.cli import main
 from study.report.origin import best_origin
-from study.report.render import SECTIONS
+from study.report.render import SECTIONS, interactive_figure, page
 from study.report.retrain import RetrainRun, load_cached
 from study.report.summary import confused_pairs, mcnemar, study_facts, summarize
 from study.report.write import ReportOptions, retrain_settings
@@ -233,10 +233,11 @@ def test_confused_pairs_are_the_largest_off_diagonal_cells():
     confusion = np.diag([50] * 10)
     confusion[6, 0], confusion[4, 2], confusion[0, 6] = 9, 5, 3
     table = confused_pairs(confusion, n=5)
+    # Shirt taken for T-shirt/top, Coat for Pullover, T-shirt/top for Shirt.
     assert table[["true", "predicted", "count"]].values.tolist() == [
-        ["Shirt", "T-shirt/top", 9],
-        ["Coat", "Pullover", 5],
-        ["T-shirt/top", "Shirt", 3],
+        [6, 0, 9],
+        [4, 2, 5],
+        [0, 6, 3],
     ]
     assert table["share of true class"].iloc[0] == pytest.approx(9 / 59)
 
@@ -312,18 +313,27 @@ def test_trials_pruned_before_training_saved_no_epochs(storage_url):
 
 
 @pytest.mark.parametrize(
-    ("recorded", "shown"),
+    ("recorded", "screened_at", "shown"),
     [
-        ({"pruner": "hyperband", "startup_epochs": 2}, "hyperband, start-up screened at epoch 2"),
-        ({"pruner": "hyperband", "startup_epochs": 0}, "hyperband"),
-        ({"pruner": "hyperband", "startup_epochs": 3}, "hyperband"),  # 3 epochs: nothing saved
-        ({"pruner": "none", "startup_epochs": 2}, "none"),
+        (
+            {"pruner": "hyperband", "startup_epochs": 2},
+            2,
+            "hyperband, start-up screened at epoch 2",
+        ),
+        ({"pruner": "hyperband", "startup_epochs": 0}, None, "hyperband"),
+        ({"pruner": "hyperband", "startup_epochs": 3}, None, "hyperband"),  # 3 epochs: none saved
+        ({"pruner": "none", "startup_epochs": 2}, None, "none"),
     ],
 )
-def test_the_report_names_the_pruner_and_its_startup_screen(storage_url, recorded, shown):
+def test_the_report_names_the_pruner_and_its_startup_screen(
+    storage_url, recorded, screened_at, shown
+):
     study = _pruned_study(storage_url)
     study.set_user_attr("manifest", {**study.user_attrs["manifest"], **recorded})
-    assert study_facts(study).pruner == shown
+    facts = study_facts(study)
+    assert (facts.pruner, facts.screened_at) == (recorded["pruner"], screened_at)
+    text = page(summarize(study, None, None, "cmd"), study, interactive_figure)
+    assert re.search(rf"<td>pruner</td>\s*<td>{shown}</td>", text)
 
 
 def test_the_report_shows_a_dash_for_what_is_missing_never_none(tmp_path):
@@ -336,7 +346,7 @@ def test_the_report_shows_a_dash_for_what_is_missing_never_none(tmp_path):
     assert re.search(r"<td>epochs saved by pruning</td>\s*<td>2 \(67%\)</td>", text)
     assert re.search(r"<td>seed</td>\s*<td>-</td>", text)
     assert "Not shown: no trial has completed." in text  # where the best trial came from
-    assert "train_limit -" in text
+    assert "train_limit=-" in text
 
 
 def _html(reported: Path) -> str:
