@@ -357,8 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang",
         choices=LANGUAGES,
         default=DEFAULT_LANGUAGE,
-        help="the report's language; re-rendering in another reuses the retraining "
-        "(default: %(default)s)",
+        help="the report's language (es: report.es.html and report.es.pdf); another language "
+        "reuses the retraining (default: %(default)s)",
     )
 
     commands.add_parser("studies", parents=[_places()], help="list the studies of a storage")

@@ -111,7 +111,9 @@ def write_report(
         )
     report = summarize(study, retrained, data, options.command)
     options.out.mkdir(parents=True, exist_ok=True)
-    html_path = options.out / "report.html"
+    # Each language its own files, next to the one retraining cache they share.
+    stem = "report" if options.lang == DEFAULT_LANGUAGE else f"report.{options.lang}"
+    html_path = options.out / f"{stem}.html"
     plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
     interactive = page(report, study, interactive_figure, head=plotly_js, t=language)
     html_path.write_text(interactive, encoding="utf-8")
@@ -120,5 +122,5 @@ def write_report(
         with static_export():
             figure_html = partial(static_figure, alt=language.gettext("figure"))
             static_html = page(report, study, figure_html, t=language)
-        pdf_path = print_pdf(static_html, options.out / "report.pdf")
+        pdf_path = print_pdf(static_html, options.out / f"{stem}.pdf")
     return ReportFiles(html_path, pdf_path, report)

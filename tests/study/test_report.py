@@ -427,3 +427,97 @@ def test_the_slice_plots_colour_bar_of_trial_numbers_ticks_whole_numbers():
     traces = search_plot(few, "slice").data
     bars = [t.marker.colorbar for t in traces if t.marker.colorbar.title.text == "Trial"]
     assert bars and all(bar.dtick == 1 for bar in bars)
+
+
+# English words the page's sentences, headings and table headers use; none may be left in the
+# Spanish page. Names as the search space spells them (learning_rate=...) are left aside, and
+# so are words Spanish shares ("matrices", "backend").
+ENGLISH_ONLY = {
+    "the", "of", "and", "with", "from", "by", "for", "per", "was", "were", "each", "not",
+    "trial", "trials", "accuracy", "validation", "epoch", "epochs", "seed", "seeds",
+    "pruned", "pruning", "completed", "failed", "running", "waiting", "baseline", "best",
+    "study", "report", "training", "test", "predicted", "true", "class", "confusion",
+    "learning", "curves", "mistakes", "mistake", "shown", "minutes", "started",
+    "whole", "value", "library", "versions", "file", "yes", "command", "sampler", "pruner",
+    "images", "model", "parameters", "configuration", "importance", "importances", "history",
+    "loss", "written", "folder", "logical", "cores", "sampled", "enqueued", "summed", "cache",
+    "Shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Sneaker", "Bag", "Ankle",
+    "January", "February", "March", "April", "June", "July", "August", "September",
+    "October", "November", "December", "platform", "checksums", "payload",
+}  # fmt: skip
+
+
+class _Visible(HTMLParser):
+    """The page's text as a reader sees it: no scripts, styles or attributes; the command
+    line (<pre>) is what the user typed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hidden += tag in ("script", "style", "pre")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.hidden -= tag in ("script", "style", "pre")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+
+def _words(text: str) -> set[str]:
+    """The words of a text, without the names in ``name=value`` pairs."""
+    return set(re.findall(r"[^\W\d_]+(?:[_-]\w+)*", re.sub(r"\b\w+=", " ", text)))
+
+
+def _english_left(text: str, allowed: set[str] = frozenset()) -> set[str]:
+    words = {w.lower() for w in _words(text)}
+    return {w for w in ENGLISH_ONLY if w.lower() in words} - allowed
+
+
+@pytest.mark.slow
+def test_the_same_study_reads_in_spanish_without_retraining(reported, monkeypatch):
+    """One retraining, two languages: the Spanish report reuses the English one's cache."""
+    folder = reported / NAME
+    monkeypatch.setattr(study.report.retrain, "train", _no_training)
+    before = (folder / "retrain.json").read_bytes()
+    english = _html(reported)
+    argv = ["report", *_where(reported), *SHRINK, "--workers", "1", "--lang", "es"]
+    monkeypatch.setattr(sys, "argv", ["lenet-study", *argv])
+    assert main(argv) == 0
+    assert (folder / "retrain.json").read_bytes() == before
+    assert _html(reported) == english  # each language its own files
+    spanish = (folder / "report.es.html").read_text(encoding="utf-8")
+    seen = {}
+    for language, text in (("en", english), ("es", spanish)):
+        page = _Visible()
+        page.feed(text)
+        seen[language] = " ".join(page.parts)
+    assert len(_english_left(seen["en"])) > 40  # the check sees English where there is some
+    assert _english_left(seen["es"]) == set()
+    assert '<html lang="es">' in spanish
+    cache = json.loads(before)
+    accuracy = cache["best"][0]["accuracy"]
+    assert f"{accuracy:.4f}".replace(".", ",") in seen["es"]
+    assert "61\u202f706" in seen["es"] and "61,706" in seen["en"]  # the classic's parameters
+    assert re.search(r"Generado el \d{1,2} de [a-z]+ de \d{4}\.", seen["es"])
+    assert "Resultados reutilizados de la caché." in seen["es"]
+    for name in ("Camiseta/top", "Pantalón", "Botín", "exactitud en prueba", "época"):
+        assert name in seen["es"]
+
+    pdfs = {"en": folder / "report.pdf", "es": folder / "report.es.pdf"}
+    text = {
+        language: subprocess.run(
+            ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        for language, pdf in pdfs.items()
+    }
+    # The PDF holds the figures' text too (SVG); the command line, printed between its
+    # heading and the next table, is what the user typed, broken anywhere.
+    before_command, _, after = text["es"].partition("Comando")
+    assert "validation accuracy" in text["en"] and "Ankle boot" in text["en"]
+    assert _english_left(before_command + after[after.index("CPU") :]) == set()
+    for phrase in ("exactitud de validación", "Botín", "Ensayo", "pérdida de entrenamiento"):
+        assert phrase in text["es"]
