@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,49 @@ def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
+def _folder_not_model(folder: Path) -> str:
+    """What to pass instead of a folder: its exported model, or its ``.keras`` files."""
+    if (folder / "best_model.keras").is_file():
+        return f"{folder} is a folder; pass the model file in it: {folder / 'best_model.keras'}"
+    models = sorted(str(p) for p in folder.glob("*.keras") if p.is_file())
+    models = models or sorted(str(p) for p in folder.glob("*/best_model.keras") if p.is_file())
+    if models:
+        return f"{folder} is a folder; pass one of the model files in it: {', '.join(models[:3])}"
+    return f"{folder} is a folder with no .keras model in it; pass a .keras file"
+
+
+def recorded_sha256(record_path: Path) -> str:
+    """The ``sha256`` of an export record (``best_model.json``), lower-case.
+
+    Raises:
+        ModelFileError: the file cannot be read, is not a JSON object, or has no 64-digit
+            hexadecimal ``sha256``.
+    """
+    fix = "move it away or re-run `lenet-study export`"
+    try:
+        record = json.loads(record_path.read_bytes())
+    except OSError as exc:
+        raise ModelFileError(
+            f"cannot read the export record {record_path}: {exc.strerror}"
+        ) from None
+    except (ValueError, RecursionError):
+        raise ModelFileError(f"{record_path} is not an export record: not JSON; {fix}") from None
+    if not isinstance(record, dict):
+        raise ModelFileError(
+            f"{record_path} is not an export record: a JSON {type(record).__name__}, not an "
+            f"object; {fix}"
+        )
+    sha256 = record.get("sha256")
+    if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        problem = (
+            'it has no "sha256"'
+            if sha256 is None
+            else f'its "sha256" is {sha256!r:.40}, not 64 hexadecimal digits'
+        )
+        raise ModelFileError(f"{record_path} is not an export record: {problem}; {fix}")
+    return sha256.lower()
+
+
 def load_model(path: str | os.PathLike[str], expected_sha256: str | None = None) -> keras.Model:
     """Loads a ``.keras`` model with Keras' ``safe_mode``, after checking what it is.
 
@@ -39,6 +84,8 @@ def load_model(path: str | os.PathLike[str], expected_sha256: str | None = None)
         ModelFileError: with a one-line message saying what is wrong and what to do.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(_folder_not_model(path))
     if not path.is_file():
         raise ModelFileError(f"{path} does not exist; run `lenet-study export` first")
     if path.suffix.lower() in (".h5", ".hdf5"):
@@ -49,12 +96,7 @@ def load_model(path: str | os.PathLike[str], expected_sha256: str | None = None)
     if path.suffix.lower() != ".keras" or not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not a .keras model archive")
     if expected_sha256 is None and sidecar_path(path).is_file():
-        try:
-            expected_sha256 = json.loads(sidecar_path(path).read_text())["sha256"]
-        except (ValueError, KeyError):
-            raise ModelFileError(
-                f"{sidecar_path(path)} is not an export record; delete it or re-export"
-            ) from None
+        expected_sha256 = recorded_sha256(sidecar_path(path))
     if expected_sha256 is not None and sha256_of(path) != expected_sha256:
         raise ModelFileError(
             f"{path} does not match the SHA-256 recorded for it; the file was changed after "
@@ -128,9 +170,23 @@ def prepare_image(path: str | os.PathLike[str]) -> np.ndarray:
     """
     from PIL import Image, UnidentifiedImageError
 
+    if Path(path).is_dir():
+        raise ValueError(f"{path} is a folder, not an image; pass the image files in it")
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise ValueError(f"{path} is an empty file, not an image")
     try:
-        with Image.open(path) as image:
-            gray = _grayscale(image)
+        with warnings.catch_warnings():
+            # Over Pillow's pixel limit it only warns, then decodes gigabytes; refuse it too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                gray = _grayscale(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f" ({int(found.group(1)):,} pixels)" if found else ""
+        raise ValueError(
+            f"{path} is too large to open safely{pixels}, over Pillow's limit of "
+            f"{Image.MAX_IMAGE_PIXELS:,} pixels; shrink it first"
+        ) from None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         # PIL raises these for a truncated or malformed file, whatever its name says.
         raise ValueError(f"{path} is not a readable image (PNG, JPEG, ...)") from None

@@ -49,6 +49,18 @@ def _positive_float(text: str) -> float:
     return value
 
 
+# Every seed a run derives (the study seed plus a trial number) must stay within NumPy's
+# 0 .. 2**32 - 1, which Optuna's samplers and Keras' set_random_seed pass it to.
+MAX_SEED = 2**31 - 1
+
+
+def _seed(text: str) -> int:
+    value = _int_at_least(text, 0, f"a seed from 0 to {MAX_SEED}")
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {MAX_SEED}, got {value}")
+    return value
+
+
 def _port(text: str) -> int:
     value = _positive_int(text)
     if value > 65535:
@@ -187,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         help=f"seeds the sampler, the validation split and training (default: {default.seed})",
     )
     run.add_argument("--data-dir", type=Path, help=data_dir_help)
@@ -441,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     peers.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         help=f"seeds the samplers, the split and training (default: {default.seed})",
     )
     peers.add_argument(
@@ -480,6 +492,10 @@ def main(argv: list[str] | None = None) -> int:
     from study.errors import StudyError, UsageError
 
     try:
+        if args.command in _KERAS_COMMANDS:
+            from study.devices import select_backend
+
+            select_backend()  # a bad keras.json or backend: one line, before Keras loads
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"lenet-study: error: {exc}", file=sys.stderr)
@@ -493,6 +509,10 @@ def main(argv: list[str] | None = None) -> int:
         detail = "; the running trial was recorded as failed" if args.command == "run" else ""
         print(f"lenet-study: interrupted{detail}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+
+
+# The commands that load Keras (`run` chooses its backend itself, from --backend).
+_KERAS_COMMANDS = ("export", "evaluate", "predict", "report", "bench")
 
 
 def _storage_url(args: argparse.Namespace) -> str:
@@ -652,13 +672,14 @@ def _studies(args: argparse.Namespace) -> int:
 
 
 def _delete_study(args: argparse.Namespace) -> int:
-    from study.manage import confirmed, delete, plan_deletion
+    from study.deletion import delete, plan_deletion
+    from study.manage import confirmed
 
-    plan = plan_deletion(_storage_url(args), args.study_name, args.results_dir)
+    plan = plan_deletion(_storage_url(args), args.study_name, args.results_dir, args.keep_files)
     if not confirmed(plan.question, args.yes):
         print("nothing deleted")
         return 0
-    print("\n".join(delete(plan, keep_files=args.keep_files)))
+    print("\n".join(delete(plan)))
     return 0
 
 

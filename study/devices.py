@@ -22,6 +22,9 @@ GPU_MEMORY_SHARE = 0.9
 def select_backend(name: str | None = None) -> str:
     """Chooses this process's Keras backend; call before anything imports Keras.
 
+    Every command that starts Keras calls it first: Keras reads keras.json and imports its
+    backend while it is imported, and stops there with a traceback on a bad one.
+
     Args:
         name: ``--backend``; None: the one Keras would load (``KERAS_BACKEND``, keras.json).
 
@@ -29,17 +32,33 @@ def select_backend(name: str | None = None) -> str:
         The backend's name, also set as ``KERAS_BACKEND`` for this process and its workers.
 
     Raises:
-        UsageError: an unsupported backend (PyTorch among them), or Keras already loaded with
-            another one.
-        StudyError: the backend's library is not installed; the message says what to install.
+        UsageError: ``--backend`` names an unsupported backend (PyTorch among them), or Keras
+            is already loaded with another one.
+        StudyError: keras.json is one Keras cannot use; ``KERAS_BACKEND`` or keras.json
+            names an unsupported backend; or the backend's library is not installed. The
+            message says what to set or install.
     """
+    try:
+        backends.check_keras_config(backend_given=bool(name))
+    except ValueError as exc:
+        raise StudyError(str(exc)) from None
     chosen = name or backends.configured()
+    origin = "--backend" if name else backends.configured_origin()
     if chosen not in backends.SUPPORTED:
-        raise UsageError(
-            f"the Keras backend {chosen!r} is not supported; use --backend tensorflow or jax"
+        if name:
+            raise UsageError(
+                f"the Keras backend {chosen!r} is not supported; use --backend tensorflow or jax"
+            )
+        raise StudyError(
+            f"the Keras backend {chosen!r} ({origin}) is not supported; "
+            "set KERAS_BACKEND=tensorflow or jax"
         )
     if not backends.installed(chosen):
-        raise StudyError(f"the {chosen} backend is not installed: {backends.INSTALL[chosen]}")
+        others = [b for b in backends.SUPPORTED if b != chosen and backends.installed(b)]
+        other = f", or set KERAS_BACKEND={others[0]}" if others and not name else ""
+        raise StudyError(
+            f"the {chosen} backend is not installed: {backends.INSTALL[chosen]}{other}"
+        )
     keras = sys.modules.get("keras")
     if keras is not None and keras.backend.backend() != chosen:
         raise UsageError(

@@ -145,7 +145,8 @@ def load_best_model(
         results_dir: the ``--results-dir`` the study ran with (holds ``artifacts/``).
 
     Raises:
-        StudyError: no such study, no completed trial, or its model file is missing.
+        StudyError: no such study, no completed trial, or its model file is missing or
+            unusable.
     """
     study = load_study(storage_url, study_name)
     trial = best_completed_trial(study)
@@ -153,4 +154,10 @@ def load_best_model(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"trial-{trial.number}.keras"
         fetch_trial_model(trial, store, path)
-        return load_model(path)
+        try:
+            return load_model(path)
+        except ModelFileError as exc:  # names a temporary file: say which trial's model instead
+            raise StudyError(
+                f"the stored model of trial {trial.number} is unusable: "
+                f"{str(exc).removeprefix(str(path)).lstrip()}"
+            ) from None

@@ -1,26 +1,21 @@
-"""Study management as Optuna's CLI has it: list the studies of a storage, delete one.
+"""Study management as Optuna's CLI has it: list the studies of a storage, ask before deleting.
 
-Both open the storage with ``open_existing_storage``: a missing database is an error, and
-nothing is created.
+Listing opens the storage with ``open_existing_storage``: a missing database is an error, and
+nothing is created. Deleting is ``study.deletion``.
 """
 
 from __future__ import annotations
 
-import shutil
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TextIO
 
 import optuna
 from optuna.trial import TrialState
 
-from study.artifacts import artifact_dir
 from study.errors import UsageError
-from study.storage import no_such_study, open_existing_storage
-
-ARTIFACT_ATTR = "model_artifact_id"  # the trial user attribute naming its model file
+from study.storage import open_existing_storage
 
 
 @dataclass(frozen=True)
@@ -92,46 +87,6 @@ def format_studies(rows: list[StudyRow]) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Deletion:
-    """What deleting a study removes: its trials, its model files and its output folder."""
-
-    storage_url: str
-    study_name: str
-    n_trials: int
-    model_files: list[Path]  # the trials' model artifacts that exist
-    folder: Path | None  # RESULTS_DIR/STUDY_NAME (export and report), if it exists
-
-    @property
-    def question(self) -> str:
-        return f"delete study {self.study_name} with {self.n_trials} trials? [y/N] "
-
-
-def plan_deletion(storage_url: str, study_name: str, results_dir: Path) -> Deletion:
-    """Finds what deleting the study would remove, removing nothing.
-
-    Raises:
-        StudyError: no database at ``storage_url``, or no such study in it.
-    """
-    storage = open_existing_storage(storage_url)
-    try:
-        study_id = storage.get_study_id_from_name(study_name)
-    except KeyError:
-        raise no_such_study(storage, storage_url, study_name) from None
-    trials = storage.get_all_trials(study_id, deepcopy=False)
-    store = artifact_dir(results_dir)
-    ids = [t.user_attrs[ARTIFACT_ATTR] for t in trials if ARTIFACT_ATTR in t.user_attrs]
-    files = [store / str(artifact_id) for artifact_id in ids]
-    folder = results_dir / study_name
-    return Deletion(
-        storage_url=storage_url,
-        study_name=study_name,
-        n_trials=len(trials),
-        model_files=[path for path in files if path.is_file()],
-        folder=folder if folder.is_dir() else None,
-    )
-
-
 def confirmed(question: str, assume_yes: bool, stdin: TextIO | None = None) -> bool:
     """True with ``assume_yes``; else asks ``question`` on the terminal, "y" or "yes" is True.
 
@@ -145,30 +100,3 @@ def confirmed(question: str, assume_yes: bool, stdin: TextIO | None = None) -> b
         raise UsageError("not deleting without a terminal to ask on; pass --yes to delete")
     print(question, end="", flush=True)
     return stdin.readline().strip().lower() in ("y", "yes")
-
-
-def delete(plan: Deletion, keep_files: bool = False) -> list[str]:
-    """Deletes the study and, unless ``keep_files``, its model files and output folder.
-
-    Returns:
-        One line per thing deleted or left.
-    """
-    optuna.delete_study(study_name=plan.study_name, storage=plan.storage_url)
-    lines = [f"deleted study {plan.study_name!r} ({plan.n_trials} trials) from {plan.storage_url}"]
-    models = ""
-    if plan.model_files:
-        models = f"{len(plan.model_files)} model files in {plan.model_files[0].parent}"
-    if keep_files:
-        if plan.model_files:
-            lines.append(f"left {models}")
-        if plan.folder is not None:
-            lines.append(f"left {plan.folder}")
-        return lines
-    for path in plan.model_files:
-        path.unlink(missing_ok=True)
-    if plan.model_files:
-        lines.append(f"deleted {models}")
-    if plan.folder is not None:
-        shutil.rmtree(plan.folder)
-        lines.append(f"deleted {plan.folder}")
-    return lines

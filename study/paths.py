@@ -1,8 +1,8 @@
 """Where a study's files go: a safe folder for any study name, and outputs checked before work.
 
-A study name is free text in Optuna's storage, but ``export`` and ``report`` write to
-``RESULTS_DIR/<name>``: a name like ``../x`` or ``a/b`` must never reach outside the results
-folder. Light to import.
+A study name is free text in Optuna's storage, but ``export`` and ``report`` write to, and
+``delete-study`` removes from, the study's folder below ``RESULTS_DIR``: a name like ``../x``,
+``a/b`` or ``artifacts`` must never reach outside that folder or into another's. Light to import.
 """
 
 from __future__ import annotations
@@ -17,6 +17,16 @@ from study.errors import StudyError, UsageError
 MAX_STUDY_NAME = 200  # characters; a longer name is refused by `run`
 _FOLDER_KEEPS = re.compile(r"[^A-Za-z0-9._-]")
 _FOLDER_MAX = 100  # characters of the name kept in its folder name; well below 255 bytes
+# Names kept as they are would meet the results folder's other entries (the artifact store,
+# a SQLite database and its journals) or a hashed folder name of another study: hash them too.
+_TAKEN = re.compile(r"(?i:artifacts|.*\.(db|sqlite3?)(-journal|-wal|-shm)?)|.*-[0-9a-f]{8}")
+# The files `export` and `report` write into a study's folder, the only ones `delete-study`
+# removes from it; export's temporaries are hidden names with a random hex part.
+STUDY_FILES = (
+    "best_model.keras", "best_model.json", "report.html", "report.pdf", "retrain.json",
+    "retrain.partial",
+)  # fmt: skip
+_STUDY_TEMPORARY = re.compile(r"\.best_model\.(keras|json)\.[0-9a-f]{32}\.tmp\.(keras|json)")
 
 
 def check_study_name(name: str) -> str:
@@ -42,10 +52,13 @@ def study_folder_name(study_name: str) -> str:
 
     Letters, digits, ``.``, ``_`` and ``-`` are kept; any other character becomes ``_`` and a
     leading ``.`` is dropped (no ``..``, no hidden folder). A name that had to change gets the
-    first 8 hex digits of its SHA-256, so that ``a/b`` and ``a_b`` get different folders.
+    first 8 hex digits of its SHA-256, so that ``a/b`` and ``a_b`` get different folders; so
+    does a name that is ``artifacts``, looks like a SQLite file (``*.db``, ``*.sqlite``) or
+    already ends in ``-`` and 8 hex digits: no two names share a folder, and no study's
+    folder is the artifact store or the database.
     """
     safe = _FOLDER_KEEPS.sub("_", study_name)[:_FOLDER_MAX].lstrip(".")
-    if safe and safe == study_name:
+    if safe and safe == study_name and not _TAKEN.fullmatch(safe):
         return safe
     digest = hashlib.sha256(study_name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{safe or 'study'}-{digest}"
@@ -54,6 +67,11 @@ def study_folder_name(study_name: str) -> str:
 def study_folder(results_dir: Path, study_name: str) -> Path:
     """``results_dir / study_folder_name(study_name)``: always a child of ``results_dir``."""
     return results_dir / study_folder_name(study_name)
+
+
+def is_study_file(name: str) -> bool:
+    """Whether ``name`` is a file `export` or `report` writes into a study's folder."""
+    return name in STUDY_FILES or _STUDY_TEMPORARY.fullmatch(name) is not None
 
 
 def _unwritable(folder: Path) -> str | None:

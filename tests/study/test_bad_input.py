@@ -41,6 +41,15 @@ SPACES = {
     "other.toml": "[params]\nc1_filters = { low = 4, high = 8 }\n",  # valid, not the study's
 }
 
+# Records beside an exported model that are not export records.
+RECORDS = {
+    "record_list": b'["sha256"]',
+    "record_no_sha256": b'{"trial_number": 0}',
+    "record_number": b'{"sha256": 5}',
+    "record_not_hex": b'{"sha256": "' + b"g" * 64 + b'"}',
+    "record_not_json": b"{sha256",
+}
+
 
 def _tree_hashes(root: Path) -> dict[str, str]:
     """Every file and folder under root: a file by its SHA-256, a folder by its existence."""
@@ -88,6 +97,20 @@ def folder(tmp_path_factory) -> Path:
         f.write(b"\0")  # still a zip (trailing bytes), no longer the exported file
     (root / "notimage.png").write_text("not a picture\n")
     Image.new("L", (28, 28), 0).save(root / "blank.png")
+    whole = (models / "five.keras").read_bytes()
+    (models / "cut.keras").write_bytes(whole[: len(whole) // 2])  # an interrupted copy
+    inputs = keras.Input((32, 32, 3))
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, outputs).save(models / "cifar.keras")
+    for name, record in RECORDS.items():  # the exported model, beside a bad record
+        (models / name).mkdir()
+        shutil.copy(root / MODEL, models / name / "best_model.keras")
+        (models / name / "best_model.json").write_bytes(record)
+    (root / "empty.png").write_bytes(b"")
+    (root / "photos").mkdir()
+    garment = Image.new("L", (20, 20), 0)
+    garment.paste(200, (5, 3, 15, 17))
+    garment.save(root / "photos" / "chemise d'été 1.png")
     return root
 
 
@@ -143,8 +166,36 @@ CASES = [
     (["evaluate", "--model", "models/tampered/best_model.keras"], 1, "SHA-256"),
     (["evaluate", "--model", "models/five.keras"], 1, "outputs shape (5,)"),
     (["predict", "--model", "models/five.keras", "blank.png"], 1, "outputs shape (5,)"),
+    (["evaluate", "--model", "models/cut.keras"], 1, "not a .keras model archive"),
+    (["evaluate", "--model", "models/cifar.keras"], 1, "expects input (32, 32, 3)"),
+    (["predict", "--model", "models/cifar.keras", "blank.png"], 1, "expects input (32, 32, 3)"),
+    # A folder for a model file: the file to pass instead.
+    (
+        ["evaluate", "--model", "res/lenet5-fashion-mnist"],
+        1,
+        f"pass the model file in it: {MODEL}",
+    ),
+    (
+        ["evaluate", "--model", "res"],
+        1,
+        f"is a folder; pass one of the model files in it: {MODEL}",
+    ),
+    (["predict", "--model", "spaces", "blank.png"], 1, "spaces is a folder with no .keras model"),
+    # A record beside the model that is not an export record: refused, not trusted or ignored.
+    (["evaluate", "--model", "models/record_list/best_model.keras"], 1, "a JSON list, not an"),
+    (["evaluate", "--model", "models/record_no_sha256/best_model.keras"], 1, 'no "sha256"'),
+    (["evaluate", "--model", "models/record_number/best_model.keras"], 1, '"sha256" is 5, not'),
+    (["evaluate", "--model", "models/record_not_hex/best_model.keras"], 1, "not 64 hexadecimal"),
+    (
+        ["predict", "--model", "models/record_not_json/best_model.keras", "blank.png"],
+        1,
+        "not JSON",
+    ),
+    # Images that are not: each gets its line, and exit 1 says some input failed.
     (["predict", "--model", MODEL, "notimage.png"], 1, "not a readable image"),
     (["predict", "--model", MODEL, "missing.png"], 1, "not a readable image"),
+    (["predict", "--model", MODEL, "empty.png"], 1, "empty.png is an empty file, not an image"),
+    (["predict", "--model", MODEL, "photos"], 1, "photos is a folder, not an image; pass the"),
     # Missing data.
     (["run", *TINY, *NEW_DB, *RES, "--data-dir", "nodata"], 1, "is missing"),
     (["run", *TINY, *NEW_DB, *RES, "--data-dir", "nodata", "--workers", "2"], 1, "is missing"),
@@ -174,6 +225,13 @@ CASES = [
     (["run", "--startup-epochs", "-1"], 2, "--startup-epochs: expected 0 or a positive"),
     (["run", "--startup-trials", "-1"], 2, "--startup-trials: expected 0 or a positive"),
     (["run", "--bogus"], 2, "unrecognized arguments: --bogus"),
+    # Seeds NumPy refuses (the study seed plus each trial number must stay under 2**32).
+    (["run", *TINY, *NEW_DB, *RES, "--seed", "-1"], 2, "--seed: expected a seed from 0 to 2147"),
+    (["run", *TINY, *NEW_DB, *RES, "--seed", str(2**31)], 2, "expected a seed from 0 to 2147"),
+    (["run", *TINY, *NEW_DB, *RES, "--seed", str(2**32)], 2, "expected a seed from 0 to 2147"),
+    (["run", *TINY, *NEW_DB, *RES, "--seed", "1.5"], 2, "expected a seed from 0 to 2147483647"),
+    (["bench", *PEERS, "--seed", "-1"], 2, "--seed: expected a seed from 0 to 2147483647"),
+    (["bench", *PEERS, "--seed", str(2**40)], 2, "--seed: expected a seed from 0 to 2147483647"),
     (["fly"], 2, "invalid choice: 'fly'"),
     (["evaluate"], 2, "--model"),
     (["dashboard", "--port", "70000"], 2, "port number up to 65535"),
@@ -225,3 +283,79 @@ def test_export_of_a_study_named_like_a_path_writes_inside_the_results(folder, t
     assert len(exported) == 1
     assert exported[0].parent.parent == results
     assert not (tmp_path / "esc").exists()
+
+
+@pytest.mark.parametrize(
+    ("size", "kind"),
+    [((40, 30), "error"), ((30, 20), "warning")],
+    ids=["over-twice-the-limit", "over-the-limit"],
+)
+def test_an_image_pillow_calls_a_bomb_is_skipped_and_the_others_classified(
+    folder, monkeypatch, capsys, size, kind
+):
+    """Pillow raises DecompressionBombError over twice its pixel limit, and only warns (then
+    decodes) between once and twice; a small limit stands in for its 89 million pixels."""
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # the garment's 400 pixels pass
+    bomb = folder / "big" / f"{kind}.png"
+    bomb.parent.mkdir(exist_ok=True)
+    Image.new("L", size, 0).save(bomb)
+    before = _tree_hashes(folder)
+    good = "photos/chemise d'été 1.png"
+    exit_code = main(["predict", "--model", MODEL, good, str(bomb.relative_to(folder)), good])
+    out, err = capsys.readouterr()
+    assert exit_code == 1
+    assert err == (
+        f"lenet-study: error: big/{kind}.png is too large to open safely "
+        f"({size[0] * size[1]:,} pixels), over Pillow's limit of 500 pixels; shrink it first\n"
+    )
+    assert [line.split(": ")[0] for line in out.splitlines()] == [good, good]
+    assert _tree_hashes(folder) == before
+
+
+ENVIRONMENTS = {
+    "unsupported": ({"KERAS_BACKEND": "torch"}, "'torch' (KERAS_BACKEND) is not supported; set"),
+    "not-installed": ({"KERAS_BACKEND": "jax"}, "the jax backend is not installed: pip install"),
+    "keras-json": ({"KERAS_HOME": "keras_home"}, "keras.json holds a JSON list, not an object"),
+}
+KERAS_COMMANDS = {
+    "evaluate": ["evaluate", "--model", MODEL],
+    "predict": ["predict", "--model", MODEL, "blank.png"],
+    "export": ["export", *RES, "--out", "new"],
+}
+
+
+@pytest.mark.parametrize("command", KERAS_COMMANDS.values(), ids=list(KERAS_COMMANDS))
+@pytest.mark.parametrize(("env", "message"), ENVIRONMENTS.values(), ids=list(ENVIRONMENTS))
+def test_a_backend_keras_cannot_start_on_exits_1_with_one_line(
+    folder, tmp_path, monkeypatch, capsys, command, env, message
+):
+    import lenet.backends
+
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(lenet.backends, "installed", lambda name: name != "jax")
+    (tmp_path / "keras.json").write_text("[]")
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(tmp_path) if name == "KERAS_HOME" else value)
+    before = _tree_hashes(folder)
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("lenet-study: error: ")
+    assert message in err
+    assert _tree_hashes(folder) == before
+    assert (tmp_path / "keras.json").read_text() == "[]"
+
+
+def test_load_best_model_names_the_trial_of_an_unusable_stored_model(folder, tmp_path):
+    from study import load_best_model
+    from study.errors import StudyError
+
+    results = tmp_path / "res"
+    shutil.copytree(folder / "res", results)
+    for stored in (results / "artifacts").rglob("*"):
+        if stored.is_file():
+            stored.write_bytes(b"not a model any more")
+    with pytest.raises(StudyError) as raised:
+        load_best_model(f"sqlite:///{results / 'lenet-study.db'}", NAME, results)
+    assert str(raised.value).startswith("the stored model of trial ")
+    assert "is unusable: is not a .keras model archive" in str(raised.value)

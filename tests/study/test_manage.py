@@ -64,7 +64,9 @@ def test_delete_study_removes_its_trials_model_files_and_folder_only(tmp_path, c
     assert not any(path.exists() for path in gone) and all(path.exists() for path in kept)
     assert not (tmp_path / "old").exists()
     out = capsys.readouterr().out
-    assert "deleted study 'old' (2 trials)" in out and "deleted 2 model files" in out
+    assert "deleted study 'old' (2 trials)" in out
+    assert all(f"removed {path}" in out for path in gone)
+    assert f"removed {tmp_path / 'old' / 'report.html'}" in out
 
 
 def test_delete_study_with_keep_files_names_the_files_it_leaves(tmp_path, capsys):
@@ -75,8 +77,8 @@ def test_delete_study_with_keep_files_names_the_files_it_leaves(tmp_path, capsys
     assert main(argv) == 0
     assert all(path.exists() for path in files)
     out = capsys.readouterr().out
-    assert f"left 1 model files in {tmp_path / 'artifacts'}" in out
-    assert f"left {tmp_path / 'old'}" in out
+    assert f"left {files[0]}" in out
+    assert f"left {tmp_path / 'old'}/" in out
 
 
 def test_delete_study_without_a_terminal_or_yes_refuses_with_one_line(tmp_path, capsys):

@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
 
 from study.errors import StudyError, UsageError
 from study.paths import (
+    MAX_STUDY_NAME,
     check_study_name,
     check_writable_file,
     check_writable_folder,
+    is_study_file,
     study_folder,
     study_folder_name,
 )
@@ -68,3 +72,46 @@ def test_a_new_folder_below_an_existing_one_is_fine_and_not_created(tmp_path: Pa
     check_writable_folder(tmp_path / "a" / "b")
     check_writable_file(tmp_path / "a" / "b.json")
     assert list(tmp_path.iterdir()) == []
+
+
+_NAMES = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=MAX_STUDY_NAME)
+
+
+@given(name=_NAMES)
+@example(name="artifacts")
+@example(name="ARTIFACTS")
+@example(name="lenet-study.db")
+@example(name="lenet-study.db-journal")
+@example(name="x.sqlite3-wal")
+@example(name=".")
+@example(name="/tmp/x")
+def test_no_name_gets_the_artifact_store_or_a_database_as_its_folder(name):
+    folder = study_folder_name(name)
+    assert folder == Path(folder).name and folder not in ("", ".", "..")
+    assert folder.lower() != "artifacts"
+    assert not folder.lower().endswith((".db", ".sqlite", ".sqlite3", "-journal", "-wal", "-shm"))
+    assert not is_study_file(folder)
+
+
+@given(first=_NAMES, second=_NAMES)
+@example(first="a/b", second="a_b")
+@example(first="run-20240101", second="run-20240101-x")
+def test_two_names_never_share_a_folder(first, second):
+    assume(first != second)
+    assert study_folder_name(first) != study_folder_name(second)
+
+
+@given(name=_NAMES)
+def test_the_folder_of_one_name_is_not_the_folder_of_that_folders_name(name):
+    # A hashed folder name, given as a study name, gets a folder of its own.
+    folder = study_folder_name(name)
+    assume(folder != name)
+    assert study_folder_name(folder) != folder
+
+
+@pytest.mark.parametrize("name", ["run-20240101", "quick-deadbeef"])
+def test_a_name_ending_like_a_hashed_folder_is_hashed_too(name):
+    assert (
+        study_folder_name(name).startswith(f"{name}-")
+        and len(study_folder_name(name)) == len(name) + 9
+    )
