@@ -49,6 +49,13 @@ class ReportFiles:
     report: Report
 
 
+def report_files(lang: str) -> tuple[str, str]:
+    """The page's and the PDF's file names: ``report.html``, or ``report.es.html`` for Spanish,
+    each language its own files next to the one retraining cache they share."""
+    stem = "report" if lang == DEFAULT_LANGUAGE else f"report.{lang}"
+    return f"{stem}.html", f"{stem}.pdf"
+
+
 def retrain_settings(
     study: optuna.Study, options: ReportOptions, checksums: dict[str, str]
 ) -> RetrainSettings | None:
@@ -111,9 +118,8 @@ def write_report(
         )
     report = summarize(study, retrained, data, options.command)
     options.out.mkdir(parents=True, exist_ok=True)
-    # Each language its own files, next to the one retraining cache they share.
-    stem = "report" if options.lang == DEFAULT_LANGUAGE else f"report.{options.lang}"
-    html_path = options.out / f"{stem}.html"
+    html_name, pdf_name = report_files(options.lang)
+    html_path = options.out / html_name
     plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
     interactive = page(report, study, interactive_figure, head=plotly_js, t=language)
     html_path.write_text(interactive, encoding="utf-8")
@@ -122,5 +128,5 @@ def write_report(
         with static_export():
             figure_html = partial(static_figure, alt=language.gettext("figure"))
             static_html = page(report, study, figure_html, t=language)
-        pdf_path = print_pdf(static_html, options.out / f"{stem}.pdf")
+        pdf_path = print_pdf(static_html, options.out / pdf_name)
     return ReportFiles(html_path, pdf_path, report)

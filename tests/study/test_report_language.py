@@ -17,9 +17,11 @@ from babel.messages.pofile import read_po
 import study.report
 from lenet import CLASS_NAMES
 from study.cli import main
+from study.paths import is_study_file
 from study.report.figures import SEARCH_PLOTS, best_so_far, search_plot
 from study.report.language import LANGUAGES, Language, catalogues, compile_catalogue
 from study.report.origin import best_origin
+from study.report.write import report_files
 
 NNBSP, NBSP = "\u202f", "\u00a0"  # narrow no-break space (thousands), no-break space (%)
 
@@ -62,6 +64,13 @@ def test_an_unknown_language_is_refused(capsys):
     assert excinfo.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "--lang" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_languages_report_files_are_files_delete_study_removes(lang):
+    html_name, pdf_name = report_files(lang)
+    assert is_study_file(html_name) and is_study_file(pdf_name)
+    assert len({*report_files(lang), *report_files("en")}) == 2 + 2 * (lang != "en")
 
 
 def _messages(po: Path) -> list:
