@@ -33,7 +33,7 @@ ORIGIN_MARKERS = {
 
 SEARCH_PLOTS: dict[str, tuple[str, Callable[..., go.Figure]]] = {
     "history": (N_("Optimization history"), vis.plot_optimization_history),
-    "importances": (N_("Hyperparameter importances (fANOVA)"), vis.plot_param_importances),
+    "importances": (N_("Hyperparameter importances (PED-ANOVA)"), vis.plot_param_importances),
     "parallel": (N_("Parallel coordinates"), vis.plot_parallel_coordinate),
     "slice": (N_("Slice plots"), vis.plot_slice),
 }

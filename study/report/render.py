@@ -232,9 +232,9 @@ def _importances_note(t: Language, n_complete: int) -> str:
         note = t.ngettext("From {n} completed trial.", "From {n} completed trials.", n_complete)
     else:
         note = t.ngettext(
-            "From {n} completed trial; fANOVA importances from fewer than ~{limit} trials "
+            "From {n} completed trial; PED-ANOVA importances from fewer than ~{limit} trials "
             "are unreliable.",
-            "From {n} completed trials; fANOVA importances from fewer than ~{limit} trials "
+            "From {n} completed trials; PED-ANOVA importances from fewer than ~{limit} trials "
             "are unreliable.",
             n_complete,
         )

@@ -34,7 +34,8 @@ CONFUSED_PAIRS = 6
 MISCLASSIFIED_SHOWN = 24
 # Optuna's plots and the minimum completed trials each needs to say anything.
 PLOT_MIN_COMPLETED = {"history": 1, "importances": 2, "parallel": 2, "slice": 1}
-# fANOVA fits a random forest to the completed trials; with fewer, its ranking is mostly noise.
+# PED-ANOVA (Optuna's default) contrasts the top 10 % of completed trials with all of them;
+# below 10 trials that top holds a single trial, and the ranking is mostly noise.
 IMPORTANCES_RELIABLE_FROM = 10
 NO_COMPARISON = N_(
     "the study has no completed trial, so there is no best configuration to compare"

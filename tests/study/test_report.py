@@ -369,7 +369,7 @@ def test_one_epoch_is_said_in_the_singular(reported):
 @pytest.mark.slow
 def test_importances_say_how_many_completed_trials_they_rest_on(reported):
     text = _html(reported)
-    assert "From 2 completed trials; fANOVA importances from fewer than ~10" in text
+    assert "From 2 completed trials; PED-ANOVA importances from fewer than ~10" in text
 
 
 class _TopTable(HTMLParser):
