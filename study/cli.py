@@ -119,6 +119,7 @@ def _data_dir_help() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from study.report.language import DEFAULT_LANGUAGE, LANGUAGES
     from study.samplers import PRUNERS, SAMPLERS
     from study.settings import (
         BENCH_QUICK_IMAGES,
@@ -364,6 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--no-pdf", action="store_true", help="write report.html only")
     report.add_argument("--data-dir", type=Path, help=data_dir_help)
+    report.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=DEFAULT_LANGUAGE,
+        help="the report's language (es: report.es.html and report.es.pdf); another language "
+        "reuses the retraining (default: %(default)s)",
+    )
 
     commands.add_parser("studies", parents=[_places()], help="list the studies of a storage")
     delete_study = commands.add_parser(
@@ -646,6 +654,7 @@ def _report(args: argparse.Namespace) -> int:
             workers=args.workers,
             data_dir=args.data_dir,
             pdf=not args.no_pdf,
+            lang=args.lang,
         ),
         progress=lambda line: print(line, flush=True),
     )

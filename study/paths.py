@@ -24,7 +24,7 @@ _TAKEN = re.compile(r"(?i:artifacts|.*\.(db|sqlite3?)(-journal|-wal|-shm)?)|.*-[
 # removes from it; export's temporaries are hidden names with a random hex part.
 STUDY_FILES = (
     "best_model.keras", "best_model.json", "report.html", "report.pdf", "retrain.json",
-    "retrain.partial",
+    "retrain.partial", "report.es.html", "report.es.pdf",
 )  # fmt: skip
 _STUDY_TEMPORARY = re.compile(r"\.best_model\.(keras|json)\.[0-9a-f]{32}\.tmp\.(keras|json)")
 

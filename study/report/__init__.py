@@ -3,8 +3,9 @@ against the classic LeNet-5 over several seeds, the paired test, figures, and
 ``report.html`` / ``report.pdf``.
 
 ``summary`` and ``origin`` compute typed records, ``retrain`` trains the two configurations
-(``pool`` in several processes), ``figures`` draws, ``render`` lays out the page, ``pdf``
-prints it, ``write`` runs them in order.
+(``pool`` in several processes), ``figures`` draws, ``render`` (with ``blocks`` and
+``comparison_page``) lays out the page, ``pdf`` prints it, ``write`` runs them in order.
+``language`` gives them their words (a gettext catalogue per language), numbers and dates.
 
 Names are imported on first use: a retraining process must quiet TensorFlow before it loads.
 """

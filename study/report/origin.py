@@ -15,6 +15,7 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from study.report.language import N_
 from study.results import best_trial_or_none, trained_epochs
 
 # Optuna's enqueue_trial stores the given parameters under this system attribute, and a retry
@@ -22,6 +23,7 @@ from study.results import best_trial_or_none, trained_epochs
 ENQUEUED_ATTR = "fixed_params"
 # Optuna's retry callbacks store the number of the trial they retry under this attribute.
 RETRY_ATTR = "failed_trial"
+NO_COMPLETED = N_("no trial has completed")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class BestOrigin:
     until_best: Spent | None  # by the best trial's completion
     whole_study: Spent | None
     completed: list[CompletedTrial] = field(default_factory=list)  # by completion time
-    missing: str | None = None  # why there is nothing to show
+    missing: str | None = None  # why there is nothing to show (an English msgid)
 
 
 def best_origin(study: optuna.Study) -> BestOrigin:
@@ -67,9 +69,7 @@ def best_origin(study: optuna.Study) -> BestOrigin:
     starts = [t.datetime_start for t in trials if t.datetime_start is not None]
     ends = _completions(trials)
     if best is None or best.datetime_complete is None or not starts:
-        return BestOrigin(
-            None, None, False, {}, (), None, None, None, missing="no trial has completed"
-        )
+        return BestOrigin(None, None, False, {}, (), None, None, None, missing=NO_COMPLETED)
     first_start = min(starts)
     fixed = best.system_attrs.get(ENQUEUED_ATTR)
     enqueued_params = dict(fixed) if isinstance(fixed, dict) else {}

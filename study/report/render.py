@@ -2,43 +2,43 @@
 
 The same layout serves both outputs: ``report.html`` embeds plotly.js once and draws
 interactive figures; the PDF's page gets each figure as a static SVG (kaleido) instead. This
-module decides nothing about the numbers; ``study.report`` computes them.
+module decides nothing about the numbers; ``study.report`` computes them. Every word comes
+from the ``Language``'s catalogue: the code holds English msgids.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-import io
-import math
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import optuna
 import pandas as pd
 import plotly.graph_objects as go
-from PIL import Image
 
-from lenet import CLASS_NAMES
-from study.report.figures import (
-    SEARCH_PLOTS,
-    best_so_far,
-    confusion,
-    f1_bars,
-    learning_curves,
-    search_plot,
+from study.report import comparison_page
+from study.report.blocks import (
+    FigureHTML,
+    escape,
+    figure,
+    heading,
+    missing,
+    pairs,
+    paragraph,
+    params,
+    table,
 )
-from study.report.summary import Report
+from study.report.figures import SEARCH_PLOTS, best_so_far, search_plot
+from study.report.language import N_, Language
+from study.report.summary import IMPORTANCES_RELIABLE_FROM, Report
 
-FigureHTML = Callable[[go.Figure], str]
-
+# What study.provenance records for a report library that is missing.
+NOT_INSTALLED = N_("not installed")
 SECTIONS = {
-    "study": "1. The study",
-    "search": "2. How the search went",
-    "comparison": "3. Best versus baseline, retrained and tested",
-    "failures": "4. Where the best model fails",
-    "provenance": "5. What produced this report",
+    "study": N_("1. The study"),
+    "search": N_("2. How the search went"),
+    "comparison": N_("3. Best versus baseline, retrained and tested"),
+    "failures": N_("4. Where the best model fails"),
+    "provenance": N_("5. What produced this report"),
 }
 
 CSS = """
@@ -53,7 +53,7 @@ th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 .side { display: flex; flex-wrap: wrap; gap: 8px; }
 table.top { width: 100%; font-size: 0.8em; }
 table.top td:last-child, table.top th:last-child { text-align: left; width: 45%;
-                                                  overflow-wrap: anywhere; }
+                                                  overflow-wrap: break-word; }
 .grid td { text-align: center; font-size: 0.75em; padding: 2px; }
 pre { background: #f6f6f6; padding: 0.5em; white-space: pre-wrap; word-break: break-all; }
 img { max-width: 100%; height: auto; }
@@ -69,13 +69,20 @@ def interactive_figure(figure: go.Figure) -> str:
     return figure.to_html(full_html=False, include_plotlyjs=False, config=config)
 
 
-def static_figure(figure: go.Figure) -> str:
+def static_figure(figure: go.Figure, alt: str = "figure") -> str:
     """A figure as an inline SVG image (kaleido; needs Chromium)."""
     svg = figure.to_image(format="svg")
-    return f'<img alt="figure" src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}">'
+    source = f"data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"
+    return f'<img alt="{escape(alt)}" src="{source}">'
 
 
-def page(report: Report, study: optuna.Study, figure_html: FigureHTML, head: str = "") -> str:
+def page(
+    report: Report,
+    study: optuna.Study,
+    figure_html: FigureHTML,
+    head: str = "",
+    t: Language | None = None,
+) -> str:
     """The whole report as one self-contained HTML document.
 
     Args:
@@ -83,326 +90,279 @@ def page(report: Report, study: optuna.Study, figure_html: FigureHTML, head: str
         study: the study, for Optuna's plots.
         figure_html: turns a plotly figure into HTML (interactive or static).
         head: extra ``<head>`` content, e.g. the embedded plotly.js.
+        t: the report's language; English by default.
     """
-    title = f"LeNet-5 study {report.facts.name!r}: report"
+    t = t or Language()
+    title = t.gettext("LeNet-5 study '{name}': report").format(name=report.facts.name)
+    written = t.gettext("Written on {date}.").format(date=t.date(report.written))
+    links = " · ".join(f'<a href="#{k}">{escape(t.gettext(v))}</a>' for k, v in SECTIONS.items())
     body = [
-        f"<h1>{_e(title)}</h1>",
-        "<nav>" + " · ".join(f'<a href="#{k}">{_e(v)}</a>' for k, v in SECTIONS.items()),
-        "</nav>",
-        _section("study", _study(report)),
-        _section("search", _search(report, study, figure_html)),
-        _section("comparison", _comparison(report, figure_html)),
-        _section("failures", _failures(report)),
-        _section("provenance", _provenance(report)),
+        f"<h1>{escape(title)}</h1>",
+        f"<p>{escape(written)}</p>",
+        f"<nav>{links}</nav>",
+        _section(t, "study", _study(report, t)),
+        _section(t, "search", _search(report, study, figure_html, t)),
+        _section(t, "comparison", comparison_page.comparison(report, figure_html, t)),
+        _section(t, "failures", comparison_page.failures(report, t)),
+        _section(t, "provenance", _provenance(report, t)),
     ]
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(title)}</title><style>{CSS}</style>{head}</head>\n<body>\n"
+        f'<!DOCTYPE html>\n<html lang="{t.code}"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{CSS}</style>{head}</head>\n<body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )
 
 
-def _e(text: Any) -> str:
-    return html.escape(str(text))
+def _section(t: Language, key: str, content: str) -> str:
+    title = escape(t.gettext(SECTIONS[key]))
+    return f'<section id="{key}">\n<h2>{title}</h2>\n{content}\n</section>'
 
 
-def _section(key: str, content: str) -> str:
-    return f'<section id="{key}">\n<h2>{_e(SECTIONS[key])}</h2>\n{content}\n</section>'
+def _method(t: Language, name: str) -> str:
+    """A sampler's or pruner's name as the command line spells it; the common words in the
+    report's language."""
+    words = {
+        "random": t.pgettext("sampler", "random"),
+        "median": t.pgettext("pruner", "median"),
+        "none": t.pgettext("pruner", "none"),
+    }
+    return words.get(name, name)
 
 
-def _table(
-    frame: pd.DataFrame,
-    float_format: str | Callable[[float], str] = "{:.4f}",
-    classes: str | None = None,
-) -> str:
-    formatter = float_format.format if isinstance(float_format, str) else float_format
-    # na_rep covers NaN in number columns; a column of objects (all None, say the values of
-    # trials that never completed) would print "None".
-    if not frame.empty:
-        frame = frame.apply(lambda c: c.map(_text) if c.dtype == object else c)
-    return frame.to_html(
-        index=False, border=0, na_rep="-", float_format=formatter, escape=True, classes=classes
-    )
-
-
-def _short(value: float) -> str:
-    """Whole numbers (parameter counts in a column with gaps) as such, others to 4 digits."""
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
-
-
-def _text(value: Any) -> str:
-    """A table cell: "-" for a value that is not there, never "None"."""
-    missing = value is None or (isinstance(value, float) and math.isnan(value))
-    return "-" if missing else str(value)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def _mean_std(mean: float, std: float, n: int) -> str:
-    """``0.9012 ± 0.0021`` over several seeds; the bare mean for one, which has no spread."""
-    return f"{mean:.4f} ± {std:.4f}" if n > 1 else f"{mean:.4f} (one seed)"
-
-
-def _pairs(rows: dict[str, Any]) -> str:
-    return _table(pd.DataFrame({"": list(rows), "value": [_text(v) for v in rows.values()]}))
-
-
-def _params(params: dict[str, Any]) -> str:
-    return ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={_text(v)}" for k, v in params.items()
-    )
-
-
-def _missing(reason: str) -> str:
-    return f'<p class="missing">Not shown: {_e(reason)}.</p>'
-
-
-def _figure(figure_html: FigureHTML, figure: go.Figure) -> str:
-    return f'<div class="figure">{figure_html(figure)}</div>'
-
-
-def _study(report: Report) -> str:
+def _study(report: Report, t: Language) -> str:
+    _ = t.gettext
     f = report.facts
     saved = f.epochs_without_pruning - f.epochs_run
-    share = f" ({saved / f.epochs_without_pruning:.0%})" if f.epochs_without_pruning else ""
-    rows = {
-        "trials": f.n_trials,
-        "completed": f.n_complete,
-        "pruned": f.n_pruned,
-        "failed": f.n_failed,
-        "running or waiting": f.n_unfinished,
-        "total compute (finished trials)": f"{f.compute_seconds / 60:.1f} min",
-        "epochs run": f.epochs_run,
-        "epochs without pruning": f.epochs_without_pruning,
-        "epochs saved by pruning": f"{saved}{share}",
-        "sampler": f.sampler,
-        "pruner": f.pruner,
-        "seed": f.seed,
-        "protocol": ", ".join(f"{k} {_text(v)}" for k, v in f.protocol.items()),
+    share = (
+        f" ({t.number(saved / f.epochs_without_pruning, '.0%')})"
+        if f.epochs_without_pruning
+        else ""
+    )
+    pruner = _method(t, f.pruner)
+    if f.screened_at is not None:
+        pruner = _("{pruner}, start-up screened at epoch {epoch}").format(
+            pruner=pruner, epoch=f.screened_at
+        )
+    rows: dict[str, Any] = {
+        _("trials"): f.n_trials,
+        _("completed"): f.n_complete,
+        _("pruned"): f.n_pruned,
+        _("failed"): f.n_failed,
+        _("running or waiting"): f.n_unfinished,
+        _("first trial started"): t.date(f.started) if f.started else None,
+        _("total compute (finished trials)"): f"{t.number(f.compute_seconds / 60, '.1f')} min",
+        _("epochs run"): f.epochs_run,
+        _("epochs without pruning"): f.epochs_without_pruning,
+        _("epochs saved by pruning"): f"{saved}{share}",
+        _("sampler"): _method(t, f.sampler),
+        _("pruner"): pruner,
+        _("seed"): f.seed,
+        _("protocol"): params(t, f.protocol),
     }
-    if f.best_number is not None:
-        rows["best trial"] = f"#{f.best_number}, validation accuracy {f.best_value:.4f}"
-        rows["best parameters"] = _params(f.best_params)
-    return _pairs(rows)
+    if f.best_number is not None and f.best_value is not None:
+        rows[_("best trial")] = _("#{number}, validation accuracy {value}").format(
+            number=f.best_number, value=t.number(f.best_value, ".4f")
+        )
+        rows[_("best parameters")] = params(t, f.best_params)
+    return pairs(t, rows)
 
 
-def _origin(report: Report, figure_html: FigureHTML) -> str:
+def _origin(report: Report, figure_html: FigureHTML, t: Language) -> str:
+    _ = t.gettext
     o = report.origin
-    title = '<h3 id="origin">Where the best trial came from</h3>'
-    if o.until_best is None or o.whole_study is None:
-        return title + _missing(o.missing or "no best trial")
+    title = heading(_("Where the best trial came from"), anchor="origin")
+    if o.until_best is None or o.whole_study is None or o.best_value is None:
+        return title + missing(t, _(o.missing or N_("no trial has completed")))
     if not o.enqueued:
-        how = f"sampled by the sampler ({report.facts.sampler})"
+        how = _("sampled by the sampler ({sampler})").format(
+            sampler=_method(t, report.facts.sampler)
+        )
     elif o.sampler_chose:
-        how = (
-            f"enqueued by hand with {_params(o.enqueued_params)}; the sampler chose "
-            + ", ".join(o.sampler_chose)
+        how = _("enqueued by hand with {params}; the sampler chose {chosen}").format(
+            params=params(t, o.enqueued_params), chosen=", ".join(o.sampler_chose)
         )
     else:
-        how = f"enqueued by hand ({_params(o.enqueued_params)})"
+        how = _("enqueued by hand ({params})").format(params=params(t, o.enqueued_params))
     if o.retry_of is not None:
-        how += f", a retry of trial #{o.retry_of}"
+        how = _("{how}, a retry of trial #{number}").format(how=how, number=o.retry_of)
     until, whole = o.until_best, o.whole_study
     spent = pd.DataFrame(
         [
-            _spent_row("trials started", until.trials_started, whole.trials_started),
-            _spent_row("epochs trained (finished trials)", until.epochs_run, whole.epochs_run),
+            _spent_row(t, _("trials started"), until.trials_started, whole.trials_started),
             _spent_row(
-                "minutes since the first trial started",
+                t, _("epochs trained (finished trials)"), until.epochs_run, whole.epochs_run
+            ),
+            _spent_row(
+                t,
+                _("minutes since the first trial started"),
                 until.seconds / 60,
                 whole.seconds / 60,
-                "{:.1f}".format,
+                ".1f",
             ),
         ]
+    )
+    sentence = _("Trial #{number} (validation accuracy {value}) was {how}.").format(
+        number=o.best_number, value=t.number(o.best_value, ".4f"), how=how
     )
     return "\n".join(
         [
             title,
-            f"<p>Trial #{o.best_number} (validation accuracy {o.best_value:.4f}) was "
-            f"{_e(how)}.</p>",
-            _table(spent),
-            _figure(figure_html, best_so_far(o)),
+            paragraph(sentence),
+            table(t, spent),
+            figure(figure_html, best_so_far(o, t)),
         ]
     )
 
 
 def _spent_row(
-    name: str, part: float, total: float, text: Callable[[float], str] = "{:.0f}".format
+    t: Language, name: str, part: float, total: float, spec: str = ".0f"
 ) -> dict[str, str]:
+    _ = t.gettext
     return {
         "": name,
-        "until the best trial completed": text(part),
-        "whole study": text(total),
-        "share": f"{part / total:.0%}" if total else "-",
+        _("until the best trial completed"): t.number(part, spec),
+        _("whole study"): t.number(total, spec),
+        _("share"): t.number(part / total, ".0%") if total else "-",
     }
 
 
-def _search(report: Report, study: optuna.Study, figure_html: FigureHTML) -> str:
-    parts = [_origin(report, figure_html)]
-    for name, (title, _) in SEARCH_PLOTS.items():
-        parts.append(f"<h3>{_e(title)}</h3>")
+def _importances_note(t: Language, n_complete: int) -> str:
+    if n_complete >= IMPORTANCES_RELIABLE_FROM:
+        note = t.ngettext("From {n} completed trial.", "From {n} completed trials.", n_complete)
+    else:
+        note = t.ngettext(
+            "From {n} completed trial; PED-ANOVA importances from fewer than ~{limit} trials "
+            "are unreliable.",
+            "From {n} completed trials; PED-ANOVA importances from fewer than ~{limit} trials "
+            "are unreliable.",
+            n_complete,
+        )
+    return note.format(n=n_complete, limit=IMPORTANCES_RELIABLE_FROM)
+
+
+def _search(report: Report, study: optuna.Study, figure_html: FigureHTML, t: Language) -> str:
+    _ = t.gettext
+    parts = [_origin(report, figure_html, t)]
+    n_complete = report.facts.n_complete
+    for name, (title, _draw) in SEARCH_PLOTS.items():
+        parts.append(heading(_(title)))
         if name in report.plot_missing:
-            parts.append(_missing(report.plot_missing[name]))
+            need = report.plot_missing[name]
+            reason = t.ngettext(
+                "needs at least {need} completed trial, the study has {n}",
+                "needs at least {need} completed trials, the study has {n}",
+                need,
+            )
+            parts.append(missing(t, reason.format(need=need, n=n_complete)))
             continue
-        if name in report.plot_notes:
-            parts.append(f"<p>{_e(report.plot_notes[name])}</p>")
+        if name == "importances":
+            parts.append(paragraph(_importances_note(t, n_complete)))
         try:
-            parts.append(_figure(figure_html, search_plot(study, name)))
+            parts.append(figure(figure_html, search_plot(study, name, t)))
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:
-            parts.append(_missing(f"Optuna could not draw it ({exc})"))
-    parts.append(f"<h3>Top {len(report.top_trials)} trials by validation accuracy</h3>")
-    parts.append(
-        _top_trials(report.top_trials) if len(report.top_trials) else _missing("no trials")
+            reason = _("Optuna could not draw it ({error})").format(error=exc)
+            parts.append(missing(t, reason))
+    n_top = len(report.top_trials)
+    top = t.ngettext(
+        "The top trial by validation accuracy", "Top {n} trials by validation accuracy", n_top
     )
+    parts.append(heading(top.format(n=n_top)))
+    parts.append(_top_trials(report.top_trials, t) if n_top else missing(t, _("no trials")))
     return "\n".join(parts)
 
 
-# The top-trials columns that are not parameters, in the order shown; the end note and the
-# per-epoch seconds are left out.
-_TRIAL_COLUMNS = ("number", "state", "val_accuracy", "duration", "best_epoch", "epochs_run")
+# The top-trials columns that are not parameters, in the order shown, with their headers; the
+# end note and the per-epoch seconds are left out.
+_TRIAL_COLUMNS = {
+    "number": N_("number"),
+    "state": N_("state"),
+    "val_accuracy": N_("val accuracy"),
+    "duration": N_("duration (s)"),
+    "best_epoch": N_("best epoch"),
+    "epochs_run": N_("epochs run"),
+    "n_params": N_("n params"),
+}
 _LEFT_OUT = ("end", "seconds_per_epoch")
 
 
-def _top_trials(top: pd.DataFrame) -> str:
+def _states(t: Language) -> dict[str, str]:
+    """Optuna's trial states, as ``trials_dataframe`` writes them."""
+    return {
+        "COMPLETE": t.pgettext("trial state", "COMPLETE"),
+        "PRUNED": t.pgettext("trial state", "PRUNED"),
+        "FAIL": t.pgettext("trial state", "FAIL"),
+        "RUNNING": t.pgettext("trial state", "RUNNING"),
+        "WAITING": t.pgettext("trial state", "WAITING"),
+    }
+
+
+def _top_trials(top: pd.DataFrame, t: Language) -> str:
     """The table with the parameters in one wrapping column: a column each would run past an
     A4 page's right edge (13 columns for the default space, 19 for the accurate one)."""
-    params = [c for c in top.columns if c not in (*_TRIAL_COLUMNS, "n_params", *_LEFT_OUT)]
-    shown = top[[c for c in (*_TRIAL_COLUMNS, "n_params") if c in top.columns]].copy()
-    shown["parameters"] = [
-        _params({name: row[name] for name in params if pd.notna(row[name])})
+    param_names = [c for c in top.columns if c not in (*_TRIAL_COLUMNS, *_LEFT_OUT)]
+    shown = top[[c for c in _TRIAL_COLUMNS if c in top.columns]].copy()
+    if "state" in shown:
+        shown["state"] = shown["state"].map(lambda s: _states(t).get(s, s))
+    if "val_accuracy" in shown:
+        shown["val_accuracy"] = shown["val_accuracy"].map(
+            lambda v: "-" if pd.isna(v) else t.number(v, ".4f")
+        )
+    shown[t.pgettext("top trials", "parameters")] = [
+        params(t, {name: row[name] for name in param_names if pd.notna(row[name])})
         for _, row in top.iterrows()
     ]
-    shown = shown.rename(columns=lambda name: name.replace("_", " "))  # headers may wrap
-    return _table(shown, _short, classes="top")
-
-
-def _comparison(report: Report, figure_html: FigureHTML) -> str:
-    c = report.comparison
-    if c is None:
-        return _missing(report.comparison_missing or "nothing to compare")
-    seeds = [run.seed for run in c.best.runs]
-    summary = pd.DataFrame(
-        [
-            {
-                "model": arm.label,
-                "test accuracy": _mean_std(arm.mean_accuracy, arm.std_accuracy, len(arm.runs)),
-                "per seed": ", ".join(f"{a:.4f}" for a in arm.accuracies),
-                "parameters": f"{arm.n_params:,}",
-                "training s / run": f"{arm.mean_train_seconds:.1f}",
-                "configuration": _params(arm.config),
-            }
-            for arm in (c.baseline, c.best)
-        ]
+    shown = shown.rename(
+        columns=lambda c: t.gettext(_TRIAL_COLUMNS[c]) if c in _TRIAL_COLUMNS else c
     )
-    tests = pd.DataFrame(
-        [
-            {
-                "seed": m.seed,
-                "only baseline right (b)": m.only_baseline_right,
-                "only best right (c)": m.only_best_right,
-                "p-value (exact McNemar)": f"{m.p_value:.3g}",
-            }
-            for m in c.mcnemar
-        ]
-    )
-    f1 = pd.DataFrame(
-        {
-            f"F1 {arm.label}": np.mean(
-                [[row["f1"] for row in run.per_class] for run in arm.runs], axis=0
-            )
-            for arm in (c.baseline, c.best)
-        },
-        index=pd.Index(CLASS_NAMES, name="class"),
-    )
-    f1["best - baseline"] = f1.iloc[:, 1] - f1.iloc[:, 0]
-    f1 = f1.reset_index()
-    note = "reused from the cache" if c.from_cache else "trained for this report"
-    return "\n".join(
-        [
-            f"<p>Both configurations were retrained from scratch on {c.train_images:,} training "
-            f"images for {_plural(c.epochs, 'epoch')} each (no early stopping, no validation "
-            f"split), with seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}, and "
-            f"scored once on {c.test_images:,} test "
-            f"images; nothing was selected on the test set. Results {note}.</p>",
-            _table(summary),
-            "<h3>Paired test on the test predictions</h3>",
-            "<p>McNemar's exact test per seed: of the images exactly one model gets right, "
-            "does each win half? A small p-value says the difference is not chance.</p>",
-            _table(tests),
-            "<h3>Per-class F1 (mean over seeds)</h3>",
-            _table(f1),
-            _figure(figure_html, f1_bars(c)),
-            "<h3>Confusion matrices (rows: true class)</h3>",
-            '<div class="side">'
-            + _figure(figure_html, confusion(c.baseline))
-            + _figure(figure_html, confusion(c.best))
-            + "</div>",
-            "<h3>Learning curves</h3>",
-            _figure(figure_html, learning_curves(c)),
-        ]
-    )
+    return table(t, shown, classes="top")
 
 
-def _png(pixels: np.ndarray, scale: int = 3) -> str:
-    buffer = io.BytesIO()
-    image = Image.fromarray(pixels, mode="L")
-    image.resize((28 * scale, 28 * scale), Image.Resampling.NEAREST).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def _failures(report: Report, columns: int = 8) -> str:
-    c = report.comparison
-    if c is None:
-        return _missing(report.comparison_missing or "no retrained model")
-    cells = [
-        f'<td><img alt="test image {m.index}" src="{_png(m.pixels)}"><br>'
-        f"#{m.index}<br>true: {_e(CLASS_NAMES[m.true])}<br>"
-        f"predicted: {_e(CLASS_NAMES[m.predicted])} ({m.confidence:.0%})</td>"
-        for m in c.mistakes
-    ]
-    rows = [
-        "<tr>" + "".join(cells[i : i + columns]) + "</tr>" for i in range(0, len(cells), columns)
-    ]
-    return "\n".join(
-        [
-            "<h3>Most confused class pairs (best configuration, all seeds)</h3>",
-            _table(c.confused_pairs, "{:.1%}") if len(c.confused_pairs) else _missing("no errors"),
-            f"<h3>The {len(c.mistakes)} most confident mistakes (seed {c.best.runs[0].seed})</h3>",
-            f'<table class="grid">{"".join(rows)}</table>' if rows else _missing("no mistakes"),
-        ]
-    )
-
-
-def _provenance(report: Report) -> str:
+def _provenance(report: Report, t: Language) -> str:
+    _ = t.gettext
     p = report.provenance
+    keys = {
+        "backend": t.pgettext("version", "backend"),
+        "platform": t.pgettext("version", "platform"),
+        "cpu": t.pgettext("version", "cpu"),
+    }
     versions = pd.DataFrame(
         [
-            {"library": k, "report": v, "study": p["study_versions"].get(k, "-")}
+            {
+                _("library"): keys.get(k, k),
+                _("report"): _(v) if v == NOT_INSTALLED else v,
+                _("study"): p["study_versions"].get(k, "-"),
+            }
             for k, v in p["versions"].items()
         ]
     )
     checksums = pd.DataFrame(
-        {"file": list(p["checksums"]), "SHA-256 of the payload": list(p["checksums"].values())}
+        {
+            _("file"): list(p["checksums"]),
+            _("SHA-256 of the payload"): list(p["checksums"].values()),
+        }
     )
+    same = p["checksums_match_study"]
+    cores = p["logical_cores"] or 0
     return "\n".join(
         [
-            f"<h3>Command</h3><pre>{_e(p['command'])}</pre>",
-            _pairs(
+            heading(_("Command")) + f"<pre>{escape(p['command'])}</pre>",
+            pairs(
+                t,
                 {
-                    "CPU": p["cpu"],
-                    "data folder": p["data_source"] or "-",
-                    "data identical to the study's": "yes" if p["checksums_match_study"] else "no",
-                    "study seed (sampler, trial seeds)": p["study_seed"],
-                    "split seed": p["split_seed"],
-                    "retraining seeds": ", ".join(map(str, p["retrain_seeds"])) or "-",
-                }
+                    _("CPU"): t.ngettext(
+                        "{cpu}, {n} logical core", "{cpu}, {n} logical cores", cores
+                    ).format(cpu=p["cpu_model"], n=cores),
+                    _("data folder"): p["data_source"] or "-",
+                    _("data identical to the study's"): _("yes") if same else _("no"),
+                    _("study seed (sampler, trial seeds)"): p["study_seed"],
+                    _("split seed"): p["split_seed"],
+                    _("retraining seeds"): ", ".join(map(str, p["retrain_seeds"])) or "-",
+                },
             ),
-            "<h3>Library versions</h3>",
-            _table(versions),
-            "<h3>Data checksums</h3>",
-            _table(checksums),
+            heading(_("Library versions")),
+            table(t, versions),
+            heading(_("Data checksums")),
+            table(t, checksums),
         ]
     )

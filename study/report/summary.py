@@ -8,6 +8,8 @@ Optuna's visualization splits ``_get_..._info`` from drawing.
 
 from __future__ import annotations
 
+import datetime
+import os
 import statistics
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +20,9 @@ import pandas as pd
 from optuna.trial import TrialState
 from scipy.stats import binomtest
 
-from lenet import CLASS_NAMES, FashionMNIST, TrainConfig
-from study.provenance import provenance
+from lenet import FashionMNIST, TrainConfig
+from study.provenance import cpu_model, provenance
+from study.report.language import N_
 from study.report.origin import BestOrigin, best_origin
 from study.report.retrain import RetrainResult, RetrainRun
 from study.results import best_trial_or_none, over_budget, trained_epochs, trials_table
@@ -31,8 +34,12 @@ CONFUSED_PAIRS = 6
 MISCLASSIFIED_SHOWN = 24
 # Optuna's plots and the minimum completed trials each needs to say anything.
 PLOT_MIN_COMPLETED = {"history": 1, "importances": 2, "parallel": 2, "slice": 1}
-# fANOVA fits a random forest to the completed trials; with fewer, its ranking is mostly noise.
+# PED-ANOVA (Optuna's default) contrasts the top 10 % of completed trials with all of them;
+# below 10 trials that top holds a single trial, and the ranking is mostly noise.
 IMPORTANCES_RELIABLE_FROM = 10
+NO_COMPARISON = N_(
+    "the study has no completed trial, so there is no best configuration to compare"
+)
 
 
 @dataclass(frozen=True)
@@ -45,12 +52,14 @@ class StudyFacts:
     n_pruned: int
     n_failed: int
     n_unfinished: int  # running or waiting, e.g. a study still in progress elsewhere
+    started: datetime.datetime | None  # the first trial's start
     compute_seconds: float  # sum of the finished trials' wall-clock durations
     epochs_per_trial: int
     epochs_run: int  # epochs the finished trials trained
     epochs_without_pruning: int  # the same trials, had none been pruned
-    sampler: str
-    pruner: str
+    sampler: str  # as the study's command line names it: tpe, random
+    pruner: str  # hyperband, median, none
+    screened_at: int | None  # the epoch of the start-up screen, when it can stop a trial
     seed: int | None
     protocol: dict[str, Any]
     best_number: int | None
@@ -62,7 +71,7 @@ class StudyFacts:
 class Arm:
     """One retrained configuration over all seeds."""
 
-    label: str
+    role: str  # "baseline" (the classic LeNet-5) or "best" (the best trial's configuration)
     config: dict[str, Any]  # model and training parameters
     runs: list[RetrainRun]
 
@@ -119,7 +128,7 @@ class Comparison:
     train_images: int
     test_images: int
     mcnemar: list[McNemar]
-    confused_pairs: pd.DataFrame  # true, predicted, count, share of the true class
+    confused_pairs: pd.DataFrame  # true, predicted (class indices), count, share of true
     mistakes: list[Mistake]
     from_cache: bool
 
@@ -131,11 +140,11 @@ class Report:
     facts: StudyFacts
     origin: BestOrigin
     top_trials: pd.DataFrame
-    plot_missing: dict[str, str]  # plot name -> why it is not drawn
-    plot_notes: dict[str, str]  # plot name -> what to keep in mind reading it
+    plot_missing: dict[str, int]  # plot name -> the completed trials it needs, more than ran
     comparison: Comparison | None
-    comparison_missing: str | None
+    comparison_missing: str | None  # English; the page translates it
     provenance: dict[str, Any]
+    written: datetime.date
 
 
 def study_facts(study: optuna.Study) -> StudyFacts:
@@ -156,6 +165,11 @@ def study_facts(study: optuna.Study) -> StudyFacts:
     )
     best = best_trial_or_none(study)
     pruner = str(manifest.get("pruner", type(study.pruner).__name__))
+    startup_epochs = manifest.get("startup_epochs") or 0
+    screened = screen_note(
+        pruner, startup_epochs, epochs, manifest.get("startup_trials", STARTUP_TRIALS)
+    )
+    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
     return StudyFacts(
         name=study.study_name,
         n_trials=len(trials),
@@ -163,18 +177,14 @@ def study_facts(study: optuna.Study) -> StudyFacts:
         n_pruned=len(by_state[TrialState.PRUNED]),
         n_failed=len(by_state[TrialState.FAIL]),
         n_unfinished=len(trials) - len(finished),
+        started=min(starts) if starts else None,
         compute_seconds=sum(t.duration.total_seconds() for t in finished if t.duration),
         epochs_per_trial=epochs,
         epochs_run=epochs_run,
         epochs_without_pruning=epochs_run + saved,
         sampler=str(manifest.get("sampler", type(study.sampler).__name__)),
-        pruner=pruner
-        + screen_note(
-            pruner,
-            manifest.get("startup_epochs") or 0,
-            epochs,
-            manifest.get("startup_trials", STARTUP_TRIALS),
-        ),
+        pruner=pruner,
+        screened_at=startup_epochs if screened else None,
         seed=manifest.get("seed"),
         protocol=protocol,
         best_number=best.number if best else None,
@@ -183,25 +193,10 @@ def study_facts(study: optuna.Study) -> StudyFacts:
     )
 
 
-def plot_missing(n_complete: int) -> dict[str, str]:
-    """The Optuna plots that cannot be drawn with ``n_complete`` completed trials, and why."""
-    return {
-        name: f"needs at least {need} completed trial{'s' * (need > 1)}, the study has "
-        f"{n_complete}"
-        for name, need in PLOT_MIN_COMPLETED.items()
-        if n_complete < need
-    }
-
-
-def plot_notes(n_complete: int) -> dict[str, str]:
-    """What each drawn Optuna plot rests on: the importances, on how many trials."""
-    note = f"From {n_complete} completed trial{'s' * (n_complete != 1)}"
-    if n_complete < IMPORTANCES_RELIABLE_FROM:
-        note += (
-            f"; fANOVA importances from fewer than ~{IMPORTANCES_RELIABLE_FROM} trials "
-            "are unreliable"
-        )
-    return {"importances": note + "."}
+def plot_missing(n_complete: int) -> dict[str, int]:
+    """The Optuna plots that cannot be drawn with ``n_complete`` completed trials, and the
+    completed trials each needs."""
+    return {name: need for name, need in PLOT_MIN_COMPLETED.items() if n_complete < need}
 
 
 def mcnemar(seed: int, y: np.ndarray, baseline: RetrainRun, best: RetrainRun) -> McNemar:
@@ -226,8 +221,8 @@ def confused_pairs(confusion: np.ndarray, n: int = CONFUSED_PAIRS) -> pd.DataFra
             break
         rows.append(
             {
-                "true": CLASS_NAMES[true],
-                "predicted": CLASS_NAMES[predicted],
+                "true": true,
+                "predicted": predicted,
                 "count": int(off[true, predicted]),
                 "share of true class": float(off[true, predicted] / confusion[true].sum()),
             }
@@ -263,12 +258,12 @@ def compare(retrained: RetrainResult, data: FashionMNIST) -> Comparison:
     best_confusion = np.sum([run.confusion for run in retrained.best], axis=0)
     return Comparison(
         baseline=Arm(
-            "classic LeNet-5",
+            "baseline",
             {**s.baseline_model.to_dict(), **_sampled_training(s.baseline_train)},
             retrained.baseline,
         ),
         best=Arm(
-            "best trial",
+            "best",
             {**s.best_model.to_dict(), **_sampled_training(s.best_train)},
             retrained.best,
         ),
@@ -295,6 +290,7 @@ def summarize(
     retrained: RetrainResult | None,
     data: FashionMNIST | None,
     command: str,
+    written: datetime.date | None = None,
 ) -> Report:
     """Computes every number in the report.
 
@@ -304,6 +300,7 @@ def summarize(
             completed trial, so nothing can be compared.
         data: the verified data set (for the mistakes' images and the checksums).
         command: the command line that produced the report.
+        written: the report's date; today's by default.
     """
     facts = study_facts(study)
     table = trials_table(study)
@@ -316,12 +313,15 @@ def summarize(
         origin=best_origin(study),
         top_trials=table,
         plot_missing=plot_missing(facts.n_complete),
-        plot_notes=plot_notes(facts.n_complete),
         comparison=comparison,
-        comparison_missing=None
-        if comparison
-        else "the study has no completed trial, so there is no best configuration to compare",
-        provenance=provenance(
-            study, data, command, list(retrained.settings.seeds) if retrained else []
-        ),
+        comparison_missing=None if comparison else NO_COMPARISON,
+        # The CPU's model and cores apart, so that the page can say "cores" in its language.
+        provenance={
+            **provenance(
+                study, data, command, list(retrained.settings.seeds) if retrained else []
+            ),
+            "cpu_model": cpu_model(),
+            "logical_cores": os.cpu_count(),
+        },
+        written=written or datetime.date.today(),
     )

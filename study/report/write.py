@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import optuna
@@ -11,6 +12,7 @@ from plotly.offline import get_plotlyjs
 
 from lenet import ModelConfig, TrainConfig, backends, load_fashion_mnist
 from study.paths import check_writable_folder
+from study.report.language import DEFAULT_LANGUAGE, Language
 from study.report.pdf import find_chromium, print_pdf, static_export
 from study.report.pool import default_workers
 from study.report.render import interactive_figure, page, static_figure
@@ -37,6 +39,7 @@ class ReportOptions:
     data_dir: Path | None = None
     pdf: bool = True
     workers: int = DEFAULT_WORKERS  # retraining processes on a CPU machine; 1 with a GPU
+    lang: str = DEFAULT_LANGUAGE  # the report's language: words, numbers, dates
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,13 @@ class ReportFiles:
     html: Path
     pdf: Path | None
     report: Report
+
+
+def report_files(lang: str) -> tuple[str, str]:
+    """The page's and the PDF's file names: ``report.html``, or ``report.es.html`` for Spanish,
+    each language its own files next to the one retraining cache they share."""
+    stem = "report" if lang == DEFAULT_LANGUAGE else f"report.{lang}"
+    return f"{stem}.html", f"{stem}.pdf"
 
 
 def retrain_settings(
@@ -84,9 +94,11 @@ def write_report(
         study.storage.StudyError: no such study.
         lenet.DataError: the data files are missing or corrupt.
         ReportError: the PDF cannot be printed (no Chromium).
+        ValueError: no such language, or fewer than one seed.
     """
     if options.seeds < 1:
         raise ValueError(f"seeds must be a positive integer, got {options.seeds}")
+    language = Language(options.lang)
     study = load_lenet_study(options.storage, options.study_name)
     check_writable_folder(options.out, "report folder")  # before an hour of retraining
     if options.pdf:
@@ -106,12 +118,15 @@ def write_report(
         )
     report = summarize(study, retrained, data, options.command)
     options.out.mkdir(parents=True, exist_ok=True)
-    html_path = options.out / "report.html"
+    html_name, pdf_name = report_files(options.lang)
+    html_path = options.out / html_name
     plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
-    html_path.write_text(page(report, study, interactive_figure, head=plotly_js), encoding="utf-8")
+    interactive = page(report, study, interactive_figure, head=plotly_js, t=language)
+    html_path.write_text(interactive, encoding="utf-8")
     pdf_path = None
     if options.pdf:
         with static_export():
-            static_html = page(report, study, static_figure)
-        pdf_path = print_pdf(static_html, options.out / "report.pdf")
+            figure_html = partial(static_figure, alt=language.gettext("figure"))
+            static_html = page(report, study, figure_html, t=language)
+        pdf_path = print_pdf(static_html, options.out / pdf_name)
     return ReportFiles(html_path, pdf_path, report)

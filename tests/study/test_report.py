@@ -19,7 +19,7 @@ from scipy.stats import binomtest
 import study.report.retrain
 from study.cli import main
 from study.report.origin import best_origin
-from study.report.render import SECTIONS
+from study.report.render import SECTIONS, interactive_figure, page
 from study.report.retrain import RetrainRun, load_cached
 from study.report.summary import confused_pairs, mcnemar, study_facts, summarize
 from study.report.write import ReportOptions, retrain_settings
@@ -233,10 +233,11 @@ def test_confused_pairs_are_the_largest_off_diagonal_cells():
     confusion = np.diag([50] * 10)
     confusion[6, 0], confusion[4, 2], confusion[0, 6] = 9, 5, 3
     table = confused_pairs(confusion, n=5)
+    # Shirt taken for T-shirt/top, Coat for Pullover, T-shirt/top for Shirt.
     assert table[["true", "predicted", "count"]].values.tolist() == [
-        ["Shirt", "T-shirt/top", 9],
-        ["Coat", "Pullover", 5],
-        ["T-shirt/top", "Shirt", 3],
+        [6, 0, 9],
+        [4, 2, 5],
+        [0, 6, 3],
     ]
     assert table["share of true class"].iloc[0] == pytest.approx(9 / 59)
 
@@ -312,18 +313,27 @@ def test_trials_pruned_before_training_saved_no_epochs(storage_url):
 
 
 @pytest.mark.parametrize(
-    ("recorded", "shown"),
+    ("recorded", "screened_at", "shown"),
     [
-        ({"pruner": "hyperband", "startup_epochs": 2}, "hyperband, start-up screened at epoch 2"),
-        ({"pruner": "hyperband", "startup_epochs": 0}, "hyperband"),
-        ({"pruner": "hyperband", "startup_epochs": 3}, "hyperband"),  # 3 epochs: nothing saved
-        ({"pruner": "none", "startup_epochs": 2}, "none"),
+        (
+            {"pruner": "hyperband", "startup_epochs": 2},
+            2,
+            "hyperband, start-up screened at epoch 2",
+        ),
+        ({"pruner": "hyperband", "startup_epochs": 0}, None, "hyperband"),
+        ({"pruner": "hyperband", "startup_epochs": 3}, None, "hyperband"),  # 3 epochs: none saved
+        ({"pruner": "none", "startup_epochs": 2}, None, "none"),
     ],
 )
-def test_the_report_names_the_pruner_and_its_startup_screen(storage_url, recorded, shown):
+def test_the_report_names_the_pruner_and_its_startup_screen(
+    storage_url, recorded, screened_at, shown
+):
     study = _pruned_study(storage_url)
     study.set_user_attr("manifest", {**study.user_attrs["manifest"], **recorded})
-    assert study_facts(study).pruner == shown
+    facts = study_facts(study)
+    assert (facts.pruner, facts.screened_at) == (recorded["pruner"], screened_at)
+    text = page(summarize(study, None, None, "cmd"), study, interactive_figure)
+    assert re.search(rf"<td>pruner</td>\s*<td>{shown}</td>", text)
 
 
 def test_the_report_shows_a_dash_for_what_is_missing_never_none(tmp_path):
@@ -336,7 +346,7 @@ def test_the_report_shows_a_dash_for_what_is_missing_never_none(tmp_path):
     assert re.search(r"<td>epochs saved by pruning</td>\s*<td>2 \(67%\)</td>", text)
     assert re.search(r"<td>seed</td>\s*<td>-</td>", text)
     assert "Not shown: no trial has completed." in text  # where the best trial came from
-    assert "train_limit -" in text
+    assert "train_limit=-" in text
 
 
 def _html(reported: Path) -> str:
@@ -359,7 +369,7 @@ def test_one_epoch_is_said_in_the_singular(reported):
 @pytest.mark.slow
 def test_importances_say_how_many_completed_trials_they_rest_on(reported):
     text = _html(reported)
-    assert "From 2 completed trials; fANOVA importances from fewer than ~10" in text
+    assert "From 2 completed trials; PED-ANOVA importances from fewer than ~10" in text
 
 
 class _TopTable(HTMLParser):
@@ -417,3 +427,97 @@ def test_the_slice_plots_colour_bar_of_trial_numbers_ticks_whole_numbers():
     traces = search_plot(few, "slice").data
     bars = [t.marker.colorbar for t in traces if t.marker.colorbar.title.text == "Trial"]
     assert bars and all(bar.dtick == 1 for bar in bars)
+
+
+# English words the page's sentences, headings and table headers use; none may be left in the
+# Spanish page. Names as the search space spells them (learning_rate=...) are left aside, and
+# so are words Spanish shares ("matrices", "backend").
+ENGLISH_ONLY = {
+    "the", "of", "and", "with", "from", "by", "for", "per", "was", "were", "each", "not",
+    "trial", "trials", "accuracy", "validation", "epoch", "epochs", "seed", "seeds",
+    "pruned", "pruning", "completed", "failed", "running", "waiting", "baseline", "best",
+    "study", "report", "training", "test", "predicted", "true", "class", "confusion",
+    "learning", "curves", "mistakes", "mistake", "shown", "minutes", "started",
+    "whole", "value", "library", "versions", "file", "yes", "command", "sampler", "pruner",
+    "images", "model", "parameters", "configuration", "importance", "importances", "history",
+    "loss", "written", "folder", "logical", "cores", "sampled", "enqueued", "summed", "cache",
+    "Shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Sneaker", "Bag", "Ankle",
+    "January", "February", "March", "April", "June", "July", "August", "September",
+    "October", "November", "December", "platform", "checksums", "payload",
+}  # fmt: skip
+
+
+class _Visible(HTMLParser):
+    """The page's text as a reader sees it: no scripts, styles or attributes; the command
+    line (<pre>) is what the user typed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hidden += tag in ("script", "style", "pre")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.hidden -= tag in ("script", "style", "pre")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+
+def _words(text: str) -> set[str]:
+    """The words of a text, without the names in ``name=value`` pairs."""
+    return set(re.findall(r"[^\W\d_]+(?:[_-]\w+)*", re.sub(r"\b\w+=", " ", text)))
+
+
+def _english_left(text: str, allowed: set[str] = frozenset()) -> set[str]:
+    words = {w.lower() for w in _words(text)}
+    return {w for w in ENGLISH_ONLY if w.lower() in words} - allowed
+
+
+@pytest.mark.slow
+def test_the_same_study_reads_in_spanish_without_retraining(reported, monkeypatch):
+    """One retraining, two languages: the Spanish report reuses the English one's cache."""
+    folder = reported / NAME
+    monkeypatch.setattr(study.report.retrain, "train", _no_training)
+    before = (folder / "retrain.json").read_bytes()
+    english = _html(reported)
+    argv = ["report", *_where(reported), *SHRINK, "--workers", "1", "--lang", "es"]
+    monkeypatch.setattr(sys, "argv", ["lenet-study", *argv])
+    assert main(argv) == 0
+    assert (folder / "retrain.json").read_bytes() == before
+    assert _html(reported) == english  # each language its own files
+    spanish = (folder / "report.es.html").read_text(encoding="utf-8")
+    seen = {}
+    for language, text in (("en", english), ("es", spanish)):
+        page = _Visible()
+        page.feed(text)
+        seen[language] = " ".join(page.parts)
+    assert len(_english_left(seen["en"])) > 40  # the check sees English where there is some
+    assert _english_left(seen["es"]) == set()
+    assert '<html lang="es">' in spanish
+    cache = json.loads(before)
+    accuracy = cache["best"][0]["accuracy"]
+    assert f"{accuracy:.4f}".replace(".", ",") in seen["es"]
+    assert "61\u202f706" in seen["es"] and "61,706" in seen["en"]  # the classic's parameters
+    assert re.search(r"Generado el \d{1,2} de [a-z]+ de \d{4}\.", seen["es"])
+    assert "Resultados reutilizados de la caché." in seen["es"]
+    for name in ("Camiseta/top", "Pantalón", "Botín", "exactitud en prueba", "época"):
+        assert name in seen["es"]
+
+    pdfs = {"en": folder / "report.pdf", "es": folder / "report.es.pdf"}
+    text = {
+        language: subprocess.run(
+            ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        for language, pdf in pdfs.items()
+    }
+    # The PDF holds the figures' text too (SVG); the command line, printed between its
+    # heading and the next table, is what the user typed, broken anywhere.
+    before_command, _, after = text["es"].partition("Comando")
+    assert "validation accuracy" in text["en"] and "Ankle boot" in text["en"]
+    assert _english_left(before_command + after[after.index("CPU") :]) == set()
+    for phrase in ("exactitud de validación", "Botín", "Ensayo", "pérdida de entrenamiento"):
+        assert phrase in text["es"]
