@@ -243,7 +243,9 @@ def test_run_spreads_its_workers_over_the_gpus_it_finds(tmp_path, monkeypatch):
     assert [env["CUDA_VISIBLE_DEVICES"] for env in _RecordedWorker.envs] == ["0", "1", "0", "1"]
     assert {env["KERAS_BACKEND"] for env in _RecordedWorker.envs} == {"jax"}
     _RecordedWorker.envs.clear()
-    assert study.runner.run(replace(settings, workers=2, devices=(1,)), out=io.StringIO()) == 0
+    # Another study: the stand-ins store no manifest, and a study without one is refused.
+    second = replace(settings, workers=2, devices=(1,), study_name="second")
+    assert study.runner.run(second, out=io.StringIO()) == 0
     assert [env["CUDA_VISIBLE_DEVICES"] for env in _RecordedWorker.envs] == ["1", "1"]
 
 

@@ -92,6 +92,7 @@ def test_options_of_another_section_exit_2_before_any_work(argv, message, capsys
 
 def test_the_cost_section_on_another_backend_points_to_the_speed_section(monkeypatch, capsys):
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    monkeypatch.setenv("KERAS_BACKEND", "jax")  # as in a process started on JAX
     assert main(["bench", "--quick"]) == 2
     err = capsys.readouterr().err
     assert "KERAS_BACKEND=tensorflow" in err and "--section speed" in err
