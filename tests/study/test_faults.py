@@ -227,18 +227,36 @@ def test_a_database_locked_during_a_trial_ends_the_run_in_one_line(stored, capsy
     )
 
 
+def test_a_heartbeat_that_meets_a_lock_is_skipped_not_raised(tmp_path, monkeypatch):
+    import study.storage
+    from study.faults import tolerate_missed_heartbeats
+
+    monkeypatch.setattr(study.storage, "SQLITE_TIMEOUT_SECONDS", 0.1)
+    db = tmp_path / "db.sqlite"
+    storage = study.storage.open_storage(f"sqlite:///{db}", heartbeat_interval=1)
+    trial = optuna.create_study(storage=storage).ask()
+    with _locked(db) as holder:
+        holder.execute("BEGIN EXCLUSIVE")
+        # Optuna's heartbeat thread would die of this, printing a traceback.
+        with pytest.raises(optuna.exceptions.StorageInternalError):
+            storage.record_heartbeat(trial._trial_id)
+        tolerate_missed_heartbeats(storage)
+        storage.record_heartbeat(trial._trial_id)
+
+
 @contextmanager
 def _read_only(path: Path) -> Iterator[None]:
-    """The file made read-only for this process: mode 444, or, for root (who ignores modes),
-    immutable with ``chattr +i``."""
+    """The file or folder made read-only for this process: mode 444 (555 for a folder), or,
+    for root (whom modes do not stop), immutable with ``chattr +i``."""
     import os
 
     if os.geteuid() != 0:
-        path.chmod(0o444)
+        mode = path.stat().st_mode
+        path.chmod(0o555 if path.is_dir() else 0o444)
         try:
             yield
         finally:
-            path.chmod(0o644)
+            path.chmod(mode)
         return
     if shutil.which("chattr") is None:
         pytest.skip("running as root without chattr: no way to make a file read-only")
@@ -252,13 +270,33 @@ def _read_only(path: Path) -> Iterator[None]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_read_only_database_is_refused_in_one_line(stored, capsys, workers):
-    db = stored / "lenet-study.db"
+@pytest.mark.parametrize(
+    ("target", "workers", "message"),
+    [
+        ("lenet-study.db", "1", "is read-only"),
+        ("lenet-study.db", "2", "is read-only"),
+        (".", "1", "cannot write the results folder"),  # the database's folder, too
+    ],
+)
+def test_a_read_only_database_is_refused_in_one_line(stored, capsys, target, workers, message):
     before = _files(stored)
-    with _read_only(db):
+    with _read_only(stored / target):
         code, lines = _run([*TINY, "--workers", workers, "--results-dir", str(stored)], capsys)
     assert code == 1 and len(lines) == 1, lines
-    assert "lenet-study: error: the storage" in lines[0] and "is read-only" in lines[0]
+    assert lines[0].startswith("lenet-study: error:") and message in lines[0]
     assert "best:" not in capsys.readouterr().out
     assert _files(stored) == before
+
+
+@pytest.mark.slow
+def test_a_read_only_artifact_folder_ends_the_run_in_one_line(stored, capsys):
+    before = _trials(stored / "lenet-study.db")
+    models = _files(stored / "artifacts")
+    with _read_only(stored / "artifacts"):
+        code, lines = _run([*TINY, "--results-dir", str(stored)], capsys)
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("lenet-study: error: cannot write")
+    assert "make the results folder writable" in lines[0]
+    _check_consistent(stored, before)
+    assert _trials(stored / "lenet-study.db")[-1].user_attrs["end"].startswith("failed: cannot")
+    assert _files(stored / "artifacts") == models
