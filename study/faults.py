@@ -60,9 +60,10 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 def _database_text(exc: BaseException) -> str | None:
     """The driver's message of a database error in the chain, if there is one."""
     for cause in _causes(exc):
-        if isinstance(cause, sqlalchemy.exc.DBAPIError):
+        # Operational: the database's state or connection, not a bad statement of ours.
+        if isinstance(cause, sqlalchemy.exc.OperationalError):
             return str(cause.orig).strip()
-        if isinstance(cause, sqlite3.Error):
+        if isinstance(cause, sqlite3.OperationalError):
             return str(cause).strip()
     return None
 
@@ -91,7 +92,7 @@ def describe(exc: BaseException, where: str, lock_timeout: float) -> Environment
                 f"folder writable, {_RERUN}, or pass another --storage",
                 "failed: the storage is read-only",
             )
-        if "full" in lowered:
+        if "disk is full" in lowered or "no space left" in lowered:
             return EnvironmentFault(
                 f"no space left for the storage {where} ({text}); free some space, {_RERUN}",
                 "failed: no space left for the storage",
@@ -103,7 +104,7 @@ def describe(exc: BaseException, where: str, lock_timeout: float) -> Environment
         )
     for cause in _causes(exc):
         if isinstance(cause, OSError) and cause.errno is not None:
-            name = f" {cause.filename}" if cause.filename else ""
+            name = f" {cause.filename}" if cause.filename else " a file"
             if cause.errno in _NO_SPACE:
                 return EnvironmentFault(
                     f"no space left on the device to write{name} ({cause.strerror}); "
@@ -116,11 +117,12 @@ def describe(exc: BaseException, where: str, lock_timeout: float) -> Environment
                     f"{_RERUN}, or pass another --results-dir",
                     f"failed: cannot write a file ({cause.strerror})",
                 )
-            return EnvironmentFault(
-                f"cannot write{name}: {cause.strerror}; check the disk, {_RERUN}",
-                f"failed: {cause.strerror}",
-            )
-    return None
+            if cause.errno == errno.EIO:
+                return EnvironmentFault(
+                    f"cannot write{name}: {cause.strerror}; check the disk, {_RERUN}",
+                    f"failed: {cause.strerror}",
+                )
+    return None  # another OSError (a missing file, ...) is not the environment's: a bug
 
 
 def fail_trial(storage: BaseStorage, trial_id: int, reason: str) -> bool:
@@ -197,7 +199,9 @@ class RunGuard:
         after failing the interrupted trial if Optuna could not."""
         try:
             yield
-        except (*_FAULTS, EnvironmentFault) as exc:
+        # Any exception: Optuna 5.1's optimize, failing to read back a trial it could not
+        # tell, raises an UnboundLocalError whose context holds the storage's error.
+        except Exception as exc:
             fault = describe(exc, self.where, self.lock_timeout)
             if fault is None:
                 raise

@@ -227,6 +227,50 @@ def test_a_database_locked_during_a_trial_ends_the_run_in_one_line(stored, capsy
     )
 
 
+@pytest.mark.slow
+def test_a_database_locked_to_the_end_leaves_the_trial_to_the_next_run(
+    stored, capsys, monkeypatch
+):
+    import time
+
+    import study.objective
+    import study.storage
+
+    db = stored / "lenet-study.db"
+    before = _trials(db)
+    monkeypatch.setattr(study.storage, "SQLITE_TIMEOUT_SECONDS", 0.5)
+    with _locked(db) as holder:
+        report = study.objective.PruningCallback.on_epoch_end
+
+        def lock_then_report(self, epoch, logs=None):
+            if not holder.in_transaction:
+                holder.execute("BEGIN EXCLUSIVE")  # held until the run has ended
+            return report(self, epoch, logs)
+
+        monkeypatch.setattr(study.objective.PruningCallback, "on_epoch_end", lock_then_report)
+        code, lines = _run([*TINY, "--results-dir", str(stored)], capsys)
+    monkeypatch.undo()
+    assert code == 1 and len(lines) == 1, lines
+    assert "stayed locked" in lines[0]
+    assert "trial 1 stays running until a later run fails it" in lines[0]
+    # The storage refused every write: the trial could only be left running...
+    assert [t.state for t in _trials(db)] == [TrialState.COMPLETE, TrialState.RUNNING]
+    # ...until its heartbeats are missed; then the next run fails it and reruns it.
+    watcher = optuna.load_study(
+        study_name=NAME, storage=study.storage.open_storage(f"sqlite:///{db}", 1)
+    )
+    deadline = time.monotonic() + 60
+    while watcher.trials[1].state == TrialState.RUNNING and time.monotonic() < deadline:
+        optuna.storages.fail_stale_trials(watcher)
+        time.sleep(0.2)
+    code, lines = _run([*TINY, "--results-dir", str(stored)], capsys)
+    assert code == 0 and not lines
+    _check_consistent(stored, before)
+    locked, rerun = _trials(db)[1:]
+    assert locked.state == TrialState.FAIL and rerun.state == TrialState.COMPLETE
+    assert rerun.params == locked.params
+
+
 def test_a_heartbeat_that_meets_a_lock_is_skipped_not_raised(tmp_path, monkeypatch):
     import study.storage
     from study.faults import tolerate_missed_heartbeats
