@@ -549,3 +549,45 @@ def test_the_header_announces_the_workers_that_start(tmp_path, monkeypatch, caps
     assert study.workers.run_workers(settings) == 0
     assert ", 2 workers" in capsys.readouterr().out
     assert _FakeWorker.started[0] == 0 and len(_FakeWorker.started) <= 2  # never 1000
+
+
+class _LockingWorker:
+    """A worker process stand-in that holds the database locked for its first 10 polls, as a
+    worker's long write would, then adds its trial and ends."""
+
+    def __init__(self, argv: list[str], **kwargs: object) -> None:
+        import sqlite3
+
+        from study.cli import build_parser
+
+        self.url = build_parser().parse_args(argv[3:]).storage
+        path = self.url.removeprefix("sqlite:///")
+        self.holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.holder.execute("BEGIN EXCLUSIVE")
+        self.polls, self.returncode = 0, None
+
+    def poll(self) -> int | None:
+        self.polls += 1
+        if self.polls <= 10:
+            return None
+        if self.holder.in_transaction:
+            self.holder.rollback()
+            self.holder.close()
+            study = optuna.load_study(study_name=STUDY, storage=self.url)
+            study.add_trial(optuna.trial.create_trial(value=0.5))  # its trial
+        self.returncode = 0
+        return 0
+
+
+def test_the_supervisor_waits_out_a_locked_database(tmp_path, monkeypatch, capsys):
+    import study.storage
+    import study.workers
+
+    monkeypatch.setattr(study.storage, "SQLITE_TIMEOUT_SECONDS", 0.1)
+    monkeypatch.setattr(study.workers.subprocess, "Popen", _LockingWorker)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    optuna.create_study(study_name=STUDY, storage=url, direction="maximize")
+    settings = RunSettings(storage=url, n_trials=1, results_dir=tmp_path, workers=1)
+    # Its polls of the storage meet the lock for 2 s; they wait, they do not fail.
+    assert study.workers.run_workers(replace(settings, trials_per_process=1)) == 0
+    assert "Traceback" not in capsys.readouterr().err
