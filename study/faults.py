@@ -54,7 +54,9 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        # `raise ... from None` means the error was dealt with: its context is no cause.
+        suppressed = current.__suppress_context__
+        current = current.__cause__ or (None if suppressed else current.__context__)
 
 
 def _database_text(exc: BaseException) -> str | None:
@@ -202,6 +204,8 @@ class RunGuard:
         # Any exception: Optuna 5.1's optimize, failing to read back a trial it could not
         # tell, raises an UnboundLocalError whose context holds the storage's error.
         except Exception as exc:
+            if isinstance(exc, StudyError) and not isinstance(exc, EnvironmentFault):
+                raise  # a refusal, with its own line
             fault = describe(exc, self.where, self.lock_timeout)
             if fault is None:
                 raise
