@@ -54,9 +54,9 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        # `raise ... from None` means the error was dealt with: its context is no cause.
-        suppressed = current.__suppress_context__
-        current = current.__cause__ or (None if suppressed else current.__context__)
+        # The context too, even under `from None`: Keras re-raises every error from None to
+        # shorten its traceback, which hides the storage's error behind Optuna's.
+        current = current.__cause__ or current.__context__
 
 
 def _database_text(exc: BaseException) -> str | None:

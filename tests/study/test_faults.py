@@ -344,13 +344,3 @@ def test_a_read_only_artifact_folder_ends_the_run_in_one_line(stored, capsys):
     _check_consistent(stored, before)
     assert _trials(stored / "lenet-study.db")[-1].user_attrs["end"].startswith("failed: cannot")
     assert _files(stored / "artifacts") == models
-
-
-def test_an_error_already_dealt_with_is_not_described_by_its_context():
-    try:
-        try:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        except OSError:
-            raise ValueError("handled, and a bug of its own") from None
-    except ValueError as exc:
-        assert describe(exc, "db", 60) is None
