@@ -78,13 +78,9 @@ def killed_line(slot: int, process: subprocess.Popen[bytes], grace: int, others:
         name = signal.Signals(-process.returncode).name
     except ValueError:
         name = f"signal {-process.returncode}"
-    rerun = (
-        "the other workers go on, and the next trial to start reruns it"
-        if others
-        else "the next `lenet-study run` of this study reruns it"
-    )
+    by = "the next trial another worker starts" if others else "the next `lenet-study run`"
     return (
         f"lenet-study: error: worker {slot} (pid {process.pid}) was killed by {name}; its "
-        f"running trial is failed after {grace} s of missed heartbeats with the same "
-        f"parameters queued again: {rerun}"
+        f"running trial is failed after {grace} s of missed heartbeats and rerun with the same "
+        f"parameters, by {by}"
     )
