@@ -6,11 +6,39 @@ optuna-dashboard lists and downloads from it, ``export`` copies the best model o
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from optuna.artifacts import FileSystemArtifactStore
 
 from study.errors import StudyError
+
+PARTIAL_PREFIX = ".partial-"  # a file being written; renamed to its artifact id when whole
+
+
+class AtomicArtifactStore(FileSystemArtifactStore):
+    """Optuna's file system store, whose files appear whole or not at all.
+
+    Optuna's ``write`` opens the artifact's own name and copies into it, so a full disk or an
+    interruption leaves a truncated model under a valid id. Here the copy goes to a hidden
+    temporary name in the same folder, and is renamed to the id once flushed to disk.
+    """
+
+    def write(self, artifact_id: str, content_body: BinaryIO) -> None:
+        path = self._get_filepath(artifact_id)
+        descriptor, partial = tempfile.mkstemp(prefix=PARTIAL_PREFIX, dir=path.parent)
+        try:
+            with os.fdopen(descriptor, "wb") as f:
+                shutil.copyfileobj(content_body, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(partial, path)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
 
 
 def artifact_dir(results_dir: Path) -> Path:
@@ -18,7 +46,7 @@ def artifact_dir(results_dir: Path) -> Path:
     return results_dir / "artifacts"
 
 
-def artifact_store(results_dir: Path, create: bool = False) -> FileSystemArtifactStore:
+def artifact_store(results_dir: Path, create: bool = False) -> AtomicArtifactStore:
     """The study's artifact store; its folder is made only with ``create`` (a study writing).
 
     Raises:
@@ -32,4 +60,4 @@ def artifact_store(results_dir: Path, create: bool = False) -> FileSystemArtifac
             raise StudyError(
                 f"cannot create {path}: {exc.strerror}; pass another --results-dir"
             ) from None
-    return FileSystemArtifactStore(str(path))
+    return AtomicArtifactStore(path)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import keras
 import optuna
@@ -196,14 +196,42 @@ def save_trial_model(
 ) -> str:
     """Saves the best-epoch model as ``trial-N.keras`` and registers it with the trial.
 
+    A model the trial could not register (the storage failed) is removed from the store
+    again, so that no file outlives the trial that would name it.
+
     Returns:
         The artifact id, also stored as the trial's ``model_artifact_id`` user attribute.
     """
+    written = _WrittenIds(store)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"trial-{trial.number}.keras"
         result.model.save(path)
-        artifact_id = upload_artifact(
-            artifact_store=store, file_path=str(path), study_or_trial=trial
-        )
-    trial.set_user_attr("model_artifact_id", artifact_id)
+        try:
+            artifact_id = upload_artifact(
+                artifact_store=written, file_path=str(path), study_or_trial=trial
+            )
+            trial.set_user_attr("model_artifact_id", artifact_id)
+        except BaseException:
+            for orphan in written.ids:
+                store.remove(orphan)
+            raise
     return artifact_id
+
+
+class _WrittenIds:
+    """An artifact store that remembers the ids written through it (``upload_artifact``
+    draws the id itself, and other workers write to the same folder)."""
+
+    def __init__(self, store: FileSystemArtifactStore) -> None:
+        self.store = store
+        self.ids: list[str] = []
+
+    def open_reader(self, artifact_id: str) -> BinaryIO:
+        return self.store.open_reader(artifact_id)
+
+    def write(self, artifact_id: str, content_body: BinaryIO) -> None:
+        self.store.write(artifact_id, content_body)
+        self.ids.append(artifact_id)
+
+    def remove(self, artifact_id: str) -> None:
+        self.store.remove(artifact_id)

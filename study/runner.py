@@ -18,6 +18,8 @@ from optuna.trial import FrozenTrial
 from lenet import Splits, backends, load_fashion_mnist, train_val_split
 from study.artifacts import artifact_store
 from study.devices import check_devices, gpu_count, worker_environment
+from study.errors import StudyError
+from study.faults import RunGuard, tolerate_missed_heartbeats
 from study.paths import check_writable_folder
 from study.progress import QUIET, VERBOSE, Progress, header, next_commands
 from study.provenance import versions
@@ -29,6 +31,7 @@ from study.storage import (
     check_storage,
     create_or_load_study,
     open_storage,
+    parse_storage_url,
     stored_manifest,
     total_reached,
     trials_started,
@@ -56,6 +59,10 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+# Exit codes of a worker that refused to run (study.errors): its line says why, nothing ran.
+REFUSED = (1, 2)
 
 
 class Terminated(KeyboardInterrupt):
@@ -107,6 +114,10 @@ def run_study(
     check_writable_folder(settings.results_dir, "results folder")
     splits, checksums = load_splits(settings)
     storage = open_storage(settings.storage_url, settings.heartbeat_interval)
+    tolerate_missed_heartbeats(storage)
+    # From here, a full disk or a read-only or locked database ends the run with one line and
+    # the interrupted trial failed (study.faults).
+    guard = RunGuard(storage, parse_storage_url(settings.storage_url).render_as_string())
     manifest = {
         "search_space": space.to_json(),
         "protocol": settings.protocol(),
@@ -121,54 +132,55 @@ def run_study(
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    stored = stored_manifest(storage, settings.study_name)
-    study = create_or_load_study(storage, settings.study_name, sampler, pruner, manifest)
-    store = artifact_store(settings.results_dir, create=True)  # once the study is accepted
-    progress.header(header(settings, len(study.trials), stored))
-    for point in space.enqueue:  # once per study: a point already tried or waiting is skipped
-        study.enqueue_trial(dict(point), skip_if_exists=True)
-    objective = Objective(
-        splits=splits,
-        base_train=TrainConfig(epochs=settings.epochs, seed=settings.seed),
-        space=space,
-        artifact_store=store,
-        epoch_lines=progress.epoch if settings.verbosity >= VERBOSE else None,
-    )
-
-    def report_trial(study: optuna.Study, trial: FrozenTrial) -> None:
-        progress.trial(trial)
-
-    n_trials = settings.n_trials
-    until: list[Callable[[optuna.Study, FrozenTrial], None]] = []
-    if settings.max_trials is not None:
-        so_far = trials_started(storage, settings.study_name)
-        left = max(0, settings.max_trials - so_far)
-        if not left:
-            progress.note(total_reached(so_far, settings.max_trials))
-        n_trials = left if n_trials is None else min(n_trials, left)
-        # Last, so that it counts the other workers' trials as late as possible.
-        until = [MaxTrialsCallback(settings.max_trials, states=STARTED)]
-
-    backends.current().quiet_logs()
-    # Our progress line reports each trial, failures with their reason; Optuna's own warning
-    # for a failed trial repeats it with a traceback.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    # The backend, Keras and the data are loaded and live as long as the process. Freezing them
-    # takes their ~300,000 objects out of every later collection: each trial's gc passes
-    # (clear_session, gc_after_trial) drop from ~0.2 s to ~0.01 s each (`lenet-study bench`).
-    gc.freeze()
-    timeout = settings.timeout
-    if timeout is not None and started is not None:
-        timeout = max(0.0, timeout - (time.monotonic() - started))
-    with sigterm_as_interrupt():
-        study.optimize(
-            objective,
-            n_trials=n_trials,
-            timeout=timeout,
-            catch=(TrainingDiverged, OutOfDeviceMemory),
-            callbacks=[record_trial, report_trial, *(callbacks or []), *until],
-            gc_after_trial=True,
+    with guard.ending_on_faults():
+        stored = stored_manifest(storage, settings.study_name)
+        study = create_or_load_study(storage, settings.study_name, sampler, pruner, manifest)
+        store = artifact_store(settings.results_dir, create=True)  # once the study is accepted
+        progress.header(header(settings, len(study.trials), stored))
+        for point in space.enqueue:  # once per study: a point tried or waiting is skipped
+            study.enqueue_trial(dict(point), skip_if_exists=True)
+        objective = Objective(
+            splits=splits,
+            base_train=TrainConfig(epochs=settings.epochs, seed=settings.seed),
+            space=space,
+            artifact_store=store,
+            epoch_lines=progress.epoch if settings.verbosity >= VERBOSE else None,
         )
+
+        def report_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+            progress.trial(trial)
+
+        n_trials = settings.n_trials
+        until: list[Callable[[optuna.Study, FrozenTrial], None]] = []
+        if settings.max_trials is not None:
+            so_far = trials_started(storage, settings.study_name)
+            left = max(0, settings.max_trials - so_far)
+            if not left:
+                progress.note(total_reached(so_far, settings.max_trials))
+            n_trials = left if n_trials is None else min(n_trials, left)
+            # Last, so that it counts the other workers' trials as late as possible.
+            until = [MaxTrialsCallback(settings.max_trials, states=STARTED)]
+
+        backends.current().quiet_logs()
+        # Our progress line reports each trial, failures with their reason; Optuna's own
+        # warning for a failed trial repeats it with a traceback.
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        # The backend, Keras and the data are loaded and live as long as the process. Freezing
+        # them takes their ~300,000 objects out of every later collection: each trial's gc
+        # passes (clear_session, gc_after_trial) drop from ~0.2 s to ~0.01 s each (`bench`).
+        gc.freeze()
+        timeout = settings.timeout
+        if timeout is not None and started is not None:
+            timeout = max(0.0, timeout - (time.monotonic() - started))
+        with sigterm_as_interrupt():
+            study.optimize(
+                guard.objective(objective),
+                n_trials=n_trials,
+                timeout=timeout,
+                catch=(TrainingDiverged, OutOfDeviceMemory),
+                callbacks=[record_trial, report_trial, *(callbacks or []), *until],
+                gc_after_trial=True,
+            )
     return study
 
 
@@ -198,18 +210,26 @@ def run(
     devices = check_devices(settings.devices, gpu_count(backend))
     progress = Progress(settings.n_trials, settings.verbosity, out)
     if settings.workers > 1 or settings.recycles:
-        from lenet.data import find_data_dir
         from study.storage import load_study
-        from study.workers import run_workers
+        from study.workers import check_worker_count, run_workers
 
         # One error here, not one per worker, and before the workers' database is created;
         # in one process, run_study makes the same checks in the same order.
+        check_worker_count(settings)
         settings.search_space()
         check_storage(settings.storage_url)
         check_writable_folder(settings.results_dir, "results folder")
-        find_data_dir(settings.data_dir)
+        # Read and checked in full (without Keras), so that corrupt data create no database.
+        load_fashion_mnist(settings.data_dir)
         code = run_workers(settings, progress, devices, since=started)
-        study = load_study(settings.storage_url, settings.study_name)
+        if code in REFUSED:  # the workers said why, in one line; the study did not run
+            return code
+        try:
+            study = load_study(settings.storage_url, settings.study_name)
+        except StudyError:
+            if code:  # killed before it made the study; the supervisor said so
+                return code
+            raise
     else:
         # Before the backend starts here: this process then sees only its GPU.
         os.environ.update(worker_environment(backend, devices, 1, 0))

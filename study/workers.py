@@ -14,16 +14,22 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import sqlalchemy.exc
+from optuna.exceptions import StorageInternalError
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from lenet import backends
 from study.devices import worker_environment
+from study.errors import UsageError
 from study.progress import VERBOSE, Progress, header
+from study.relay import WorkerLines, killed_line
 from study.settings import RunSettings
 from study.storage import (
+    MISSED_HEARTBEATS,
     manifest_of_existing,
     open_storage,
     stored_manifest,
@@ -32,8 +38,54 @@ from study.storage import (
 )
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+# What reading the storage raises while another process holds it locked.
+STORAGE_ERRORS = (StorageInternalError, sqlalchemy.exc.SQLAlchemyError)
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# A worker process' memory at its peak: under 2 GiB in every measured study (performance.md).
+WORKER_MIB = 2048
+
+
+def workers_at_most(settings: RunSettings) -> int:
+    """The worker processes a run of ``settings`` can start: no more than its trials."""
+    count = settings.workers
+    for limit in (settings.n_trials, settings.max_trials):
+        if limit is not None:
+            count = min(count, max(1, limit))
+    return count
+
+
+def available_mib() -> float | None:
+    """The memory Linux says new processes can take (MemAvailable); None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024  # the file says kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_worker_count(settings: RunSettings) -> None:
+    """Refuses more worker processes than this machine's free memory holds.
+
+    As with joblib's and Optuna's ``n_jobs``, a count above the CPU count is allowed (the
+    processes then share the cores), and only as many start as there are trials. But each is
+    a whole Python process with its backend, which peaks near ``WORKER_MIB``.
+
+    Raises:
+        UsageError: ``settings.workers`` would start more workers than the memory holds.
+    """
+    count, free = workers_at_most(settings), available_mib()
+    if free is None or count == 1:
+        return
+    fits = max(1, int(free // WORKER_MIB))
+    if count > fits:
+        raise UsageError(
+            f"--workers {settings.workers}: {count} worker processes need about "
+            f"{count * WORKER_MIB / 1024:.0f} GiB of memory and {free / 1024:.1f} GiB is "
+            f"available; give --workers {fits} or fewer"
+        )
 
 
 def worker_settings(settings: RunSettings) -> list[RunSettings]:
@@ -181,13 +233,13 @@ def run_workers(
     if total is not None:
         progress.total = max(0, total - started)
     finished = FinishedTrials(storage, settings.study_name)
-    progress.header(header(settings, started, stored_manifest(storage, settings.study_name)))
     if total is not None:
-        if total <= started:
-            progress.note(total_reached(started, total))
-            return 0
-        # No idle process for a trial nobody runs.
-        settings = replace(settings, workers=min(settings.workers, total - started))
+        # No idle process for a trial nobody runs; the header names those that run.
+        settings = replace(settings, workers=max(1, min(settings.workers, total - started)))
+    progress.header(header(settings, started, stored_manifest(storage, settings.study_name)))
+    if total is not None and total <= started:
+        progress.note(total_reached(started, total))
+        return 0
     # Each slot's processes still to start; None once there are no more.
     pending: list[Iterator[RunSettings] | None] = [
         chunks(worker) for worker in worker_settings(settings)
@@ -199,6 +251,17 @@ def run_workers(
     clock = time.monotonic() if since is None else since
     deadline = clock + settings.timeout if settings.timeout else None
     backend = settings.backend or backends.configured()
+    lines = WorkerLines()
+    grace = MISSED_HEARTBEATS * settings.heartbeat_interval
+
+    def have_total() -> bool | None:
+        """Whether the study has its total; None while the storage cannot say (locked)."""
+        if total is None:
+            return False
+        try:
+            return trials_started(storage, settings.study_name) >= total
+        except STORAGE_ERRORS:  # the workers meet the same fault and report it
+            return None
 
     def forward(signum: int, frame: Any) -> None:
         nonlocal stopping
@@ -214,13 +277,20 @@ def run_workers(
                 if process is not None and process.poll() is not None:
                     codes.append(process.returncode)
                     running[slot] = None
+                    lines.ended(process)
                     if process.returncode != 0:
                         pending[slot] = None  # a failed process: do not start its successors
+                    if process.returncode < 0:  # killed outright: it could say nothing
+                        others = any(p is not None for p in running) and not stopping
+                        lines.say(killed_line(slot, process, grace, others))
                 successors = pending[slot]
                 if running[slot] is not None or successors is None or stopping:
                     continue
+                reached = have_total()
+                if reached is None:
+                    continue  # ask again at the next poll
                 chunk = next(successors, None)
-                if total is not None and trials_started(storage, settings.study_name) >= total:
+                if reached:
                     chunk = None  # the study has its total
                 if chunk is not None and deadline is not None:
                     left = deadline - time.monotonic()
@@ -234,8 +304,14 @@ def run_workers(
                     env={**os.environ, **env},
                     start_new_session=True,
                     preexec_fn=_die_with_parent,
+                    stderr=subprocess.PIPE,
                 )
-            for trial in finished.new():
+                lines.watch(running[slot])
+            try:
+                fresh = finished.new()
+            except STORAGE_ERRORS:  # a locked database: these trials show at the next poll
+                fresh = []
+            for trial in fresh:
                 progress.trial(trial)
             if all(process is None for process in running) and (
                 stopping or all(successors is None for successors in pending)

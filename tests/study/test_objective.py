@@ -142,3 +142,24 @@ def test_a_trial_that_trained_every_epoch_is_never_pruned(small_splits):
     study.optimize(Objective(small_splits, TrainConfig(epochs=1)), n_trials=1)
     assert study.trials[0].state == TrialState.COMPLETE
     assert study.trials[0].intermediate_values == {0: study.trials[0].value}
+
+
+@pytest.mark.parametrize("failing", ["set_trial_system_attr", "set_trial_user_attr"])
+def test_a_model_the_trial_cannot_register_leaves_no_file(tmp_path, monkeypatch, failing):
+    from types import SimpleNamespace
+
+    from lenet import ModelConfig, build_model
+    from study.objective import save_trial_model
+
+    store = artifact_store(tmp_path, create=True)
+    study = _study()
+    trial = study.ask()
+    model = SimpleNamespace(model=build_model(ModelConfig.classic()))
+
+    def storage_fails(*args, **kwargs):  # the database's write, after the file is written
+        raise optuna.exceptions.StorageInternalError("database is locked")
+
+    monkeypatch.setattr(optuna.storages.InMemoryStorage, failing, storage_fails)
+    with pytest.raises(optuna.exceptions.StorageInternalError):
+        save_trial_model(trial, model, store)  # type: ignore[arg-type]
+    assert not list((tmp_path / "artifacts").iterdir())

@@ -303,6 +303,10 @@ def test_ctrl_c_reaches_every_worker_once_and_leaves_no_trial_running(tmp_path):
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
+    # Each worker says it was interrupted; the supervisor passes that on once.
+    assert _error_lines(err) == [
+        "lenet-study: interrupted; the running trial was recorded as failed"
+    ]
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     states = {t.state for t in optuna.load_study(study_name=STUDY, storage=url).trials}
     assert TrialState.RUNNING not in states and TrialState.FAIL in states
@@ -393,3 +397,126 @@ def test_the_timeout_counts_from_the_commands_start_in_every_process(tmp_path, m
     # A worker is given the study's total too (`run --max-trials`, the accurate preset's).
     total = replace(settings, max_trials=before + 2)
     assert len(run_study(total, out=io.StringIO(), started=time.monotonic()).trials) == before + 2
+
+
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.strip()]
+
+
+def test_a_killed_worker_is_named_with_its_signal_and_what_happens_next(tmp_path):
+    process = _start_worker(tmp_path, "--workers", "2", "--n-trials", "2")
+    _wait_for_running_trial(tmp_path, process)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    running = optuna.load_study(study_name=STUDY, storage=url).trials[0]
+    pid = int(running.user_attrs["worker"].rsplit(":", 1)[1])
+    os.kill(pid, signal.SIGKILL)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 128 + signal.SIGKILL, err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert f"(pid {pid}) was killed by SIGKILL" in lines[0]
+    assert "failed after 3 s of missed heartbeats and rerun with the same parameters" in lines[0]
+
+
+def test_a_refusal_in_the_workers_is_one_line_and_no_summary(tmp_path, capfd):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    base = ["run", "--quick", "--n-trials", "1", "--epochs", "1", "--train-limit", "1000"]
+    base += ["--storage", url, "--results-dir", str(tmp_path)]
+    assert main([*base, "--workers", "1"]) == 0
+    other = tmp_path / "other.toml"
+    other.write_text("[params]\nc1_filters = { low = 4, high = 8 }\n")
+    capfd.readouterr()
+    before = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    argv = [*base, "--workers", "2", "--n-trials", "2", "--space", str(other)]
+    assert main(argv) == 1
+    out, err = capfd.readouterr()
+    lines = _error_lines(err)
+    assert len(lines) == 1 and "was made with a different search space" in lines[0], err
+    assert "best:" not in out and "next:" not in out
+    assert {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_bad_data_with_workers_is_one_line_and_creates_no_database(tmp_path, capfd):
+    from lenet.data import find_data_dir
+
+    data = tmp_path / "data"
+    shutil.copytree(find_data_dir(download=False), data)
+    labels = data / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(labels.read_bytes()[:100])  # truncated
+    results = tmp_path / "results"
+    argv = ["run", "--quick", "--workers", "2", "--data-dir", str(data)]
+    assert main([*argv, "--results-dir", str(results)]) == 1
+    out, err = capfd.readouterr()
+    lines = _error_lines(err)
+    assert len(lines) == 1 and "is corrupt or truncated" in lines[0], err
+    assert not results.exists() and "best:" not in out
+
+
+def test_more_workers_than_the_memory_holds_are_refused(tmp_path, monkeypatch, capsys):
+    import study.workers
+
+    monkeypatch.setattr(study.workers, "available_mib", lambda: 8 * 1024.0)  # 4 workers' worth
+    argv = ["run", "--workers", "1000", "--results-dir", str(tmp_path / "results")]
+    assert main(argv) == 2
+    lines = _error_lines(capsys.readouterr().err)
+    assert lines == [
+        "lenet-study: error: --workers 1000: 20 worker processes need about 40 GiB of memory "
+        "and 8.0 GiB is available; give --workers 4 or fewer"
+    ]
+    assert not (tmp_path / "results").exists()
+    # Only as many start as there are trials: 1000 workers for 3 trials are 3.
+    assert study.workers.workers_at_most(RunSettings(workers=1000, n_trials=3)) == 3
+
+
+def test_the_header_announces_the_workers_that_start(tmp_path, monkeypatch, capsys):
+    import study.workers
+
+    monkeypatch.setattr(study.workers.subprocess, "Popen", _FakeWorker)
+    monkeypatch.setattr(_FakeWorker, "started", [])
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    settings = RunSettings(storage=url, n_trials=2, results_dir=tmp_path, workers=1000)
+    assert study.workers.run_workers(settings) == 0
+    assert ", 2 workers" in capsys.readouterr().out
+    assert _FakeWorker.started[0] == 0 and len(_FakeWorker.started) <= 2  # never 1000
+
+
+class _LockingWorker:
+    """A worker process stand-in that holds the database locked for its first 10 polls, as a
+    worker's long write would, then adds its trial and ends."""
+
+    def __init__(self, argv: list[str], **kwargs: object) -> None:
+        import sqlite3
+
+        from study.cli import build_parser
+
+        self.url = build_parser().parse_args(argv[3:]).storage
+        path = self.url.removeprefix("sqlite:///")
+        self.holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.holder.execute("BEGIN EXCLUSIVE")
+        self.polls, self.returncode = 0, None
+
+    def poll(self) -> int | None:
+        self.polls += 1
+        if self.polls <= 10:
+            return None
+        if self.holder.in_transaction:
+            self.holder.rollback()
+            self.holder.close()
+            study = optuna.load_study(study_name=STUDY, storage=self.url)
+            study.add_trial(optuna.trial.create_trial(value=0.5))  # its trial
+        self.returncode = 0
+        return 0
+
+
+def test_the_supervisor_waits_out_a_locked_database(tmp_path, monkeypatch, capsys):
+    import study.storage
+    import study.workers
+
+    monkeypatch.setattr(study.storage, "SQLITE_TIMEOUT_SECONDS", 0.1)
+    monkeypatch.setattr(study.workers.subprocess, "Popen", _LockingWorker)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    optuna.create_study(study_name=STUDY, storage=url, direction="maximize")
+    settings = RunSettings(storage=url, n_trials=1, results_dir=tmp_path, workers=1)
+    # Its polls of the storage meet the lock for 2 s; they wait, they do not fail.
+    assert study.workers.run_workers(replace(settings, trials_per_process=1)) == 0
+    assert "Traceback" not in capsys.readouterr().err
