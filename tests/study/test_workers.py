@@ -7,6 +7,7 @@ import itertools
 import os
 import signal
 import subprocess
+import shutil
 import sys
 import time
 from dataclasses import replace
