@@ -481,7 +481,16 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument(
         "--rounds",
         type=_positive_int,
-        help=f"timed epochs per path, after a warm-up epoch each (default: {BENCH_ROUNDS})",
+        help=f"timed epochs per path, after a warm-up epoch each (default: {BENCH_ROUNDS}); "
+        "predict: timed runs per format (default: 5)",
+    )
+    bench.add_argument_group("--section predict (and --rounds)").add_argument(
+        "--export",
+        type=Path,
+        dest="export_dir",
+        metavar="DIR",
+        help="a folder of `export --format keras,onnx,litert` (default: RESULTS_DIR/STUDY_NAME "
+        "of the default study)",
     )
     return parser
 
@@ -731,7 +740,8 @@ _SECTION_FLAGS = {
     "space_file": ("--space", ("peers",)), "epochs": ("--epochs", ("peers",)),
     "train_limit": ("--train-limit", ("peers", "speed")), "val_limit": ("--val-limit", ("peers",)),
     "seed": ("--seed", ("peers",)), "workers": ("--workers", ("peers",)),
-    "contenders": ("--contenders", ("peers",)), "rounds": ("--rounds", ("speed",)),
+    "contenders": ("--contenders", ("peers",)), "rounds": ("--rounds", ("speed", "predict")),
+    "export_dir": ("--export", ("predict",)),
     "startup_trials": ("--startup-trials", ("peers",)),
 }  # fmt: skip
 # `bench --section peers` options passed on to RunSettings.
@@ -780,7 +790,33 @@ def _bench_speed(args: argparse.Namespace) -> int:
     return 0
 
 
-_BENCH_SECTIONS = {"cost": _bench_cost, "peers": _bench_peers, "speed": _bench_speed}
+def _bench_predict(args: argparse.Namespace) -> int:
+    from study.bench.predict import (
+        PREDICT_QUICK_ROUNDS,
+        PREDICT_ROUNDS,
+        render,
+        run_predict_bench,
+        write_json,
+    )
+    from study.paths import study_folder
+    from study.settings import DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME
+
+    rounds = args.rounds or (PREDICT_QUICK_ROUNDS if args.quick else PREDICT_ROUNDS)
+    folder = args.export_dir or study_folder(DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME)
+    report = run_predict_bench(folder, rounds, args.data_dir)
+    print(render(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+_BENCH_SECTIONS = {
+    "cost": _bench_cost,
+    "peers": _bench_peers,
+    "speed": _bench_speed,
+    "predict": _bench_predict,
+}
 
 COMMANDS = {
     "run": _run,

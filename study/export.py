@@ -30,6 +30,7 @@ from study.export_formats import (
     check_installed,
     convert,
     representative_images,
+    runtime_versions,
     score,
     written_formats,
 )
@@ -172,7 +173,7 @@ def export_best(
                     "seed": REPRESENTATIVE_SEED,
                 },
                 "cpu": cpu_model(),
-                "versions": _runtime_versions(),
+                "versions": runtime_versions(),
             }
         clear_session()
         text = json.dumps(record, indent=2) + "\n"
@@ -199,24 +200,6 @@ def export_best(
 def _temporary_name(folder: Path, name: str) -> Path:
     """A hidden name beside ``folder / name`` that keeps its last suffix (converters check it)."""
     return folder / f".{name}.{uuid.uuid4().hex}.tmp{Path(name).suffix}"
-
-
-def _runtime_versions() -> dict[str, str]:
-    """The converters' and runtimes' versions, as installed (TensorFlow under either name)."""
-    from importlib import metadata
-
-    found = {}
-    for dist in (
-        "tensorflow",
-        "tensorflow-cpu",
-        "tf2onnx",
-        "onnx",
-        "onnxruntime",
-        "ai-edge-litert",
-    ):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[dist] = metadata.version(dist)
-    return found
 
 
 def load_best_model(

@@ -8,6 +8,7 @@ converters' start-up lines stay in the child's captured output.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import statistics
@@ -43,6 +44,24 @@ NEEDS = {
     "litert": {"ai_edge_litert": "ai-edge-litert"},
 }
 INSTALL = "pip install 'lenet-study[deploy]'"
+
+
+def runtime_versions() -> dict[str, str]:
+    """The converters' and runtimes' versions, as installed (TensorFlow under either name)."""
+    from importlib import metadata
+
+    found = {}
+    for dist in (
+        "tensorflow",
+        "tensorflow-cpu",
+        "tf2onnx",
+        "onnx",
+        "onnxruntime",
+        "ai-edge-litert",
+    ):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[dist] = metadata.version(dist)
+    return found
 
 
 def parse_formats(text: str) -> tuple[str, ...]:

@@ -281,3 +281,33 @@ def test_bad_exported_models_are_refused_in_one_line(
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert _hashes(tmp_path) == before
+
+
+@pytest.mark.slow
+def test_bench_predict_times_each_format_in_its_own_process(exported, tmp_path):
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--section", "predict", "--export", str(exported), "--rounds", "1"]
+    assert main([*argv, "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert list(report["seconds"]) == ["keras", "onnx", "litert", "litert_int8"]
+    for name, times in report["seconds"].items():
+        assert len(times) == 1 and times[0] > 0
+        assert report["median_seconds"][name] == times[0]
+        assert report["ratio_to_keras"][name] == pytest.approx(
+            times[0] / report["seconds"]["keras"][0]
+        )
+    assert report["machine"]["cpu"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["--section", "speed", "--export", "x"], 2, "--export: only with --section predict"),
+        (["--section", "predict", "--export", "nowhere"], 1, "run `lenet-study export --format"),
+    ],
+)
+def test_bench_predict_refuses_bad_input(tmp_path, capsys, argv, code, message):
+    assert main(["bench", *argv, "--json", str(tmp_path / "b.json")]) == code
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "b.json").exists()
