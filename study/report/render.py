@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from study.report import comparison_page
+from study.report.exports import exports_html
 from study.report.blocks import (
     FigureHTML,
     escape,
@@ -100,7 +101,7 @@ def page(
         f"<h1>{escape(title)}</h1>",
         f"<p>{escape(written)}</p>",
         f"<nav>{links}</nav>",
-        _section(t, "study", _study(report, t)),
+        _section(t, "study", _study(report, t) + exports_html(report.exports, t)),
         _section(t, "search", _search(report, study, figure_html, t)),
         _section(t, "comparison", comparison_page.comparison(report, figure_html, t)),
         _section(t, "failures", comparison_page.failures(report, t)),

@@ -311,3 +311,18 @@ def test_bench_predict_refuses_bad_input(tmp_path, capsys, argv, code, message):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "b.json").exists()
+
+
+@pytest.mark.slow
+def test_the_report_shows_the_checked_export_of_the_best_trial(exported, tmp_path):
+    from study.report.exports import exports_html, read_exports
+
+    record = json.loads((exported / RECORD_NAME).read_text())
+    page = exports_html(read_exports(exported, record["trial_number"]))
+    for entry in record["formats"].values():
+        assert f"<td>{entry['file']}</td>" in page
+        assert f"<td>{entry['accuracy']:.4f}</td>" in page
+    assert page.count("<tr>") == 1 + len(record["formats"])
+    other = exports_html(read_exports(exported, record["trial_number"] + 1))
+    assert "not of the best trial" in other and "<table>" not in other
+    assert "export --format" in exports_html(read_exports(tmp_path, 0))  # no record there
