@@ -46,19 +46,17 @@ def recorded_sha256(path: Path) -> str | None:
     record = record_path(path)
     if not record.is_file():
         return None
+    fix = "re-run `lenet-study export --format`"
     try:
-        entries = json.loads(record.read_text())["formats"]
+        entries = json.loads(record.read_bytes())["formats"]
         by_file = {entry["file"]: entry["sha256"] for entry in entries.values()}
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise ModelFileError(
-            f"{record} does not list exported formats; re-run `lenet-study export --format`"
-        ) from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read the export record {record}: {exc.strerror}") from None
+    except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
+        raise ModelFileError(f"{record} does not list exported formats; {fix}") from None
     if path.name not in by_file:
-        raise ModelFileError(
-            f"{path} is not in {record}, which came from another export; "
-            "re-run `lenet-study export --format`"
-        )
-    return str(by_file[path.name])
+        raise ModelFileError(f"{path} is not in {record}, which came from another export; {fix}")
+    return str(by_file[path.name]).lower()
 
 
 class RuntimeModel:

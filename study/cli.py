@@ -513,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     from study.errors import StudyError, UsageError
 
     try:
-        if args.command in _KERAS_COMMANDS:
+        if args.command in _KERAS_COMMANDS and not _runtime_model(args):
             from study.devices import select_backend
 
             select_backend()  # a bad keras.json or backend: one line, before Keras loads
@@ -534,6 +534,12 @@ def main(argv: list[str] | None = None) -> int:
 
 # The commands that load Keras (`run` chooses its backend itself, from --backend).
 _KERAS_COMMANDS = ("export", "evaluate", "predict", "report", "bench")
+
+
+def _runtime_model(args: argparse.Namespace) -> bool:
+    """``evaluate`` or ``predict`` of an ``.onnx`` or ``.tflite`` file: no Keras, no backend."""
+    model = getattr(args, "model", None)
+    return model is not None and model.suffix.lower() in (".onnx", ".tflite")
 
 
 def _storage_url(args: argparse.Namespace) -> str:

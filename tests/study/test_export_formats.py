@@ -117,7 +117,8 @@ def test_evaluate_and_predict_run_exported_models_without_keras(
         loaded = {{m.split(".")[0] for m in sys.modules}} & {{"tensorflow", "jax", "keras"}}
         print(sorted(loaded))
     """
-    assert fresh_python(code, "tensorflow") == "[]"
+    # No Keras backend is needed at all: even one Keras does not support is no obstacle.
+    assert fresh_python(code, "torch") == "[]"
     assert json.loads(report.read_text())["accuracy"] == pytest.approx(
         record["formats"][name]["accuracy"]
     )
