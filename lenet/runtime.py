@@ -69,6 +69,9 @@ class RuntimeModel:
         self._session = session
         if runtime == "onnx":
             self._input = session.get_inputs()[0].name
+            batch = session.get_inputs()[0].shape[0]
+            # A graph made for a fixed batch gets that many images per call, padded.
+            self._fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
         else:
             self._in = session.get_input_details()[0]
             self._out = session.get_output_details()[0]
@@ -86,7 +89,16 @@ class RuntimeModel:
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if self.runtime == "onnx":
-            return np.asarray(self._session.run(None, {self._input: x})[0], dtype=np.float32)
+            fixed = self._fixed_batch
+            if fixed is None:
+                return np.asarray(self._session.run(None, {self._input: x})[0], np.float32)
+            parts = []
+            for start in range(0, len(x), fixed):
+                chunk = x[start : start + fixed]
+                padded = np.concatenate([chunk, np.zeros((fixed - len(chunk), *IMAGE_SHAPE))])
+                scores = self._session.run(None, {self._input: padded.astype(np.float32)})[0]
+                parts.append(np.asarray(scores[: len(chunk)], np.float32))
+            return np.concatenate(parts)
         interpreter, details = self._session, self._in
         if len(x) != self._batch:
             interpreter.resize_tensor_input(details["index"], [len(x), *IMAGE_SHAPE])

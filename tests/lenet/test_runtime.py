@@ -23,8 +23,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _linear_onnx(path: Path, weights: np.ndarray) -> Path:
-    """Images ``(n, 28, 28, 1)`` -> softmax of ``flat @ weights``."""
+def _linear_onnx(path: Path, weights: np.ndarray, batch: int | str = "n") -> Path:
+    """Images ``(batch, 28, 28, 1)`` -> softmax of ``flat @ weights``."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -35,8 +35,8 @@ def _linear_onnx(path: Path, weights: np.ndarray) -> Path:
             helper.make_node("Softmax", ["logits"], ["scores"], axis=1),
         ],
         "linear",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 28, 28, 1])],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n", weights.shape[1]])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 28, 28, 1])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, weights.shape[1]])],
         [numpy_helper.from_array(weights.astype(np.float32), "weights")],
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
@@ -48,9 +48,10 @@ def test_every_file_of_an_export_has_the_same_record():
         assert record_path(Path("out") / name) == Path("out") / "best_model.json"
 
 
-def test_a_model_predicts_in_batches_what_numpy_computes(tmp_path, fashion):
+@pytest.mark.parametrize("batch", ["n", 1, 64])  # a free batch size, or a fixed one
+def test_a_model_predicts_in_batches_what_numpy_computes(tmp_path, fashion, batch):
     weights = np.random.default_rng(0).normal(size=(784, 10))
-    model = load_any_model(_linear_onnx(tmp_path / "linear.onnx", weights))
+    model = load_any_model(_linear_onnx(tmp_path / "linear.onnx", weights, batch))
     x = fashion.x_test[:250]
     logits = x.reshape(len(x), -1) @ weights
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
