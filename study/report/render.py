@@ -16,7 +16,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from study.report import comparison_page
-from study.report.exports import exports_html
 from study.report.blocks import (
     FigureHTML,
     escape,
@@ -28,6 +27,7 @@ from study.report.blocks import (
     params,
     table,
 )
+from study.report.exports import exports_html
 from study.report.figures import SEARCH_PLOTS, best_so_far, search_plot
 from study.report.language import N_, Language
 from study.report.summary import IMPORTANCES_RELIABLE_FROM, Report

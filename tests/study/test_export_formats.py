@@ -317,13 +317,19 @@ def test_bench_predict_refuses_bad_input(tmp_path, capsys, argv, code, message):
 @pytest.mark.slow
 def test_the_report_shows_the_checked_export_of_the_best_trial(exported, tmp_path):
     from study.report.exports import exports_html, read_exports
+    from study.report.language import Language
 
     record = json.loads((exported / RECORD_NAME).read_text())
-    page = exports_html(read_exports(exported, record["trial_number"]))
+    english, spanish = Language("en"), Language("es")
+    page = exports_html(read_exports(exported, record["trial_number"]), english)
     for entry in record["formats"].values():
         assert f"<td>{entry['file']}</td>" in page
         assert f"<td>{entry['accuracy']:.4f}</td>" in page
     assert page.count("<tr>") == 1 + len(record["formats"])
-    other = exports_html(read_exports(exported, record["trial_number"] + 1))
+    assert "10,000 test images" in page
+    other = exports_html(read_exports(exported, record["trial_number"] + 1), english)
     assert "not of the best trial" in other and "<table>" not in other
-    assert "export --format" in exports_html(read_exports(tmp_path, 0))  # no record there
+    assert "export --format" in exports_html(read_exports(tmp_path, 0), english)  # no record
+    en_espanol = exports_html(read_exports(exported, record["trial_number"]), spanish)
+    assert "concordancia con Keras" in en_espanol
+    assert f"<td>{record['formats']['onnx']['accuracy']:.4f}</td>".replace(".", ",") in en_espanol
