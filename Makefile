@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LOG ?= .setup.log
 # In a variable: a comma inside $(call ...)'s arguments would split them.
-TEST_EXTRAS := .[cpu,jax,dev]
+TEST_EXTRAS := .[cpu,jax,dev,deploy]
 # dataset-fashion-mnist: the images; chromium: the report's static figures and PDF.
 STUDY_APT ?= dataset-fashion-mnist chromium
 # postgresql: the worker tests' server; poppler-utils: the report test renders a PDF page;
@@ -34,9 +34,10 @@ $(BIN)/lenet-study: pyproject.toml
 	  python3 -m venv $(VENV) && $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e '.[cpu]')
 	@touch $@
 
-# JAX (the tests run on both backends) and the test tools, on top of the study's packages.
+# JAX (the tests run on both backends), the ONNX and LiteRT exporters and runtimes, and the
+# test tools, on top of the study's packages.
 $(VENV)/.dev: $(BIN)/lenet-study
-	@$(call logged,installing JAX and the test tools into $(VENV),$(BIN)/pip install -e '$(TEST_EXTRAS)')
+	@$(call logged,installing JAX, the exporters and the test tools into $(VENV),$(BIN)/pip install -e '$(TEST_EXTRAS)')
 	@touch $@
 
 setup: $(BIN)/lenet-study

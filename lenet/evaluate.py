@@ -7,12 +7,16 @@ report and the study's validation confusion matrix alike.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
 from lenet.data import CLASS_NAMES
+
+if TYPE_CHECKING:  # only annotations: exported models are scored here without Keras
+    import keras
+
+    from lenet.runtime import RuntimeModel
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,8 @@ def summarize_predictions(y_true: np.ndarray, probabilities: np.ndarray) -> Eval
 
 
 def evaluate_model(
-    model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1000
+    model: keras.Model | RuntimeModel, x: np.ndarray, y: np.ndarray, batch_size: int = 1000
 ) -> Evaluation:
-    """Predicts ``x`` (``(n, 28, 28, 1)`` float32 in [0, 1]) and scores it against ``y``."""
+    """Predicts ``x`` (``(n, 28, 28, 1)`` float32 in [0, 1]) and scores it against ``y``;
+    ``model`` is a Keras model or an exported one (``lenet.runtime``)."""
     return summarize_predictions(y, model.predict(x, batch_size=batch_size, verbose=0))

@@ -9,13 +9,14 @@ import re
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
 from lenet.errors import ModelFileError
-from lenet.model import INPUT_SHAPE, NUM_CLASSES
+
+if TYPE_CHECKING:  # Keras loads in load_model only: prepare_image serves exported models too
+    import keras
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
@@ -83,6 +84,10 @@ def load_model(path: str | os.PathLike[str], expected_sha256: str | None = None)
     Raises:
         ModelFileError: with a one-line message saying what is wrong and what to do.
     """
+    import keras
+
+    from lenet.model import INPUT_SHAPE, NUM_CLASSES
+
     path = Path(path)
     if path.is_dir():
         raise ModelFileError(_folder_not_model(path))

@@ -301,14 +301,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder (default: RESULTS_DIR/STUDY_NAME, made a safe folder name)",
     )
+    export.add_argument(
+        "--format",
+        default="keras",
+        help="keras, onnx, litert (float and int8), comma-separated; each checked against "
+        "keras on the test set (default: %(default)s)",
+    )
+    export.add_argument("--data-dir", type=Path, help=data_dir_help)
 
     evaluate = commands.add_parser("evaluate", help="score a model on the 10,000 test images")
-    evaluate.add_argument("--model", type=Path, required=True, help="a .keras file")
+    evaluate.add_argument(
+        "--model", type=Path, required=True, help="a .keras, .onnx or .tflite file"
+    )
     evaluate.add_argument("--json", type=Path, help="also write the results as JSON")
     evaluate.add_argument("--data-dir", type=Path, help=data_dir_help)
 
     predict = commands.add_parser("predict", help="classify your own garment images")
-    predict.add_argument("--model", type=Path, required=True, help="a .keras file")
+    predict.add_argument(
+        "--model", type=Path, required=True, help="a .keras, .onnx or .tflite file"
+    )
     predict.add_argument("images", nargs="+", type=Path, help="PNG or JPEG files")
     predict.add_argument(
         "--top",
@@ -470,7 +481,16 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument(
         "--rounds",
         type=_positive_int,
-        help=f"timed epochs per path, after a warm-up epoch each (default: {BENCH_ROUNDS})",
+        help=f"timed epochs per path, after a warm-up epoch each (default: {BENCH_ROUNDS}); "
+        "predict: timed runs per format (default: 5)",
+    )
+    bench.add_argument_group("--section predict (and --rounds)").add_argument(
+        "--export",
+        type=Path,
+        dest="export_dir",
+        metavar="DIR",
+        help="a folder of `export --format keras,onnx,litert` (default: RESULTS_DIR/STUDY_NAME "
+        "of the default study)",
     )
     return parser
 
@@ -493,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     from study.errors import StudyError, UsageError
 
     try:
-        if args.command in _KERAS_COMMANDS:
+        if args.command in _KERAS_COMMANDS and not _runtime_model(args):
             from study.devices import select_backend
 
             select_backend()  # a bad keras.json or backend: one line, before Keras loads
@@ -514,6 +534,12 @@ def main(argv: list[str] | None = None) -> int:
 
 # The commands that load Keras (`run` chooses its backend itself, from --backend).
 _KERAS_COMMANDS = ("export", "evaluate", "predict", "report", "bench")
+
+
+def _runtime_model(args: argparse.Namespace) -> bool:
+    """``evaluate`` or ``predict`` of an ``.onnx`` or ``.tflite`` file: no Keras, no backend."""
+    model = getattr(args, "model", None)
+    return model is not None and model.suffix.lower() in (".onnx", ".tflite")
 
 
 def _storage_url(args: argparse.Namespace) -> str:
@@ -565,28 +591,36 @@ def _trials(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from study.artifacts import artifact_store
     from study.export import export_best
+    from study.export_formats import parse_formats
     from study.paths import study_folder
     from study.storage import load_lenet_study
 
+    formats = parse_formats(args.format)  # a typo fails before the study is read
     study = load_lenet_study(_storage_url(args), args.study_name)
     out = args.out or study_folder(args.results_dir, args.study_name)
-    record = export_best(study, artifact_store(args.results_dir), out)
+    record = export_best(study, artifact_store(args.results_dir), out, formats, args.data_dir)
     print(
         f"exported trial {record['trial_number']} (val_accuracy {record['val_accuracy']:.4f}, "
         f"{record['n_params']} parameters) to {out / 'best_model.keras'}"
     )
+    for entry in list(record["formats"].values())[1:]:
+        print(
+            f"  {out / entry['file']}: test accuracy {entry['accuracy']:.4f}, "
+            f"agrees with keras on {entry['agreement']:.2%}"
+        )
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from lenet import evaluate_model, load_fashion_mnist, load_model
+    from lenet import evaluate_model, load_fashion_mnist
+    from lenet.runtime import load_any_model
     from study.paths import check_writable_file
 
     if args.json:
         check_writable_file(args.json, "JSON file")  # before the evaluation, not after
-    model = load_model(args.model)
+    model = load_any_model(args.model)  # .onnx, .tflite: no Keras
     data = load_fashion_mnist(args.data_dir)
     evaluation = evaluate_model(model, data.x_test, data.y_test)
     print(f"{args.model} on the Fashion-MNIST test set")
@@ -601,9 +635,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from lenet import CLASS_NAMES, is_blank, load_model, prepare_image
+    from lenet import CLASS_NAMES, is_blank, prepare_image
+    from lenet.runtime import load_any_model
 
-    model = load_model(args.model)
+    model = load_any_model(args.model)  # .onnx, .tflite: no Keras
     # One line per file, a result or the reason there is none; one bad file stops no other.
     failed = False
     for path in args.images:
@@ -711,7 +746,8 @@ _SECTION_FLAGS = {
     "space_file": ("--space", ("peers",)), "epochs": ("--epochs", ("peers",)),
     "train_limit": ("--train-limit", ("peers", "speed")), "val_limit": ("--val-limit", ("peers",)),
     "seed": ("--seed", ("peers",)), "workers": ("--workers", ("peers",)),
-    "contenders": ("--contenders", ("peers",)), "rounds": ("--rounds", ("speed",)),
+    "contenders": ("--contenders", ("peers",)), "rounds": ("--rounds", ("speed", "predict")),
+    "export_dir": ("--export", ("predict",)),
     "startup_trials": ("--startup-trials", ("peers",)),
 }  # fmt: skip
 # `bench --section peers` options passed on to RunSettings.
@@ -760,7 +796,33 @@ def _bench_speed(args: argparse.Namespace) -> int:
     return 0
 
 
-_BENCH_SECTIONS = {"cost": _bench_cost, "peers": _bench_peers, "speed": _bench_speed}
+def _bench_predict(args: argparse.Namespace) -> int:
+    from study.bench.predict import (
+        PREDICT_QUICK_ROUNDS,
+        PREDICT_ROUNDS,
+        render,
+        run_predict_bench,
+        write_json,
+    )
+    from study.paths import study_folder
+    from study.settings import DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME
+
+    rounds = args.rounds or (PREDICT_QUICK_ROUNDS if args.quick else PREDICT_ROUNDS)
+    folder = args.export_dir or study_folder(DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME)
+    report = run_predict_bench(folder, rounds, args.data_dir)
+    print(render(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+_BENCH_SECTIONS = {
+    "cost": _bench_cost,
+    "peers": _bench_peers,
+    "speed": _bench_speed,
+    "predict": _bench_predict,
+}
 
 COMMANDS = {
     "run": _run,

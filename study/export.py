@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,24 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial
 
+from lenet.data import load_fashion_mnist
 from lenet.saving import ModelFileError, load_model, sha256_of
 from lenet.session import clear_session
 from study.artifacts import artifact_store
 from study.errors import StudyError
+from study.export_formats import (
+    FILES,
+    REPRESENTATIVE_IMAGES,
+    REPRESENTATIVE_SEED,
+    check_installed,
+    convert,
+    representative_images,
+    runtime_versions,
+    score,
+    written_formats,
+)
 from study.paths import check_writable_folder
-from study.provenance import versions
+from study.provenance import cpu_model, versions
 from study.results import best_trial_or_none
 from study.storage import load_lenet_study
 
@@ -67,7 +80,7 @@ def _write_temporary(folder: Path, name: str, write: Callable[[Path], object]) -
 
     The caller renames it into place: same folder, so ``os.replace`` is an atomic rename.
     """
-    tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp{Path(name).suffix}"
+    tmp = _temporary_name(folder, name)
     try:
         write(tmp)
     except BaseException:
@@ -77,26 +90,39 @@ def _write_temporary(folder: Path, name: str, write: Callable[[Path], object]) -
 
 
 def export_best(
-    study: optuna.Study, store: FileSystemArtifactStore, out_dir: Path
+    study: optuna.Study,
+    store: FileSystemArtifactStore,
+    out_dir: Path,
+    formats: Sequence[str] = ("keras",),
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Writes ``best_model.keras`` and ``best_model.json`` for the study's best trial.
+    """Writes ``best_model.keras`` and ``best_model.json`` for the study's best trial, and
+    the other ``formats`` (``onnx``, ``litert``: see ``study.export_formats``).
 
-    Both files are written to temporary names in ``out_dir``, the model is reloaded in safe
-    mode and checked, and only then are they renamed into place: an interrupted export never
-    replaces a good model with a broken one.
+    Every file is written to a temporary name in ``out_dir``, the model is reloaded in safe
+    mode and checked, each other format is scored against it on the test set, and only then
+    are they renamed into place: an interrupted or failed export never replaces a good model
+    with a broken one, and leaves none of its own files behind.
 
     Returns:
         The record written to ``best_model.json``.
 
     Raises:
-        StudyError: no completed trial, its model file is missing, or ``out_dir`` cannot be
-            written.
+        StudyError: no completed trial, its model file is missing, ``out_dir`` cannot be
+            written, a converter is not installed, or an exported model fails its check.
     """
     trial = best_completed_trial(study)
     check_writable_folder(out_dir, "export folder")
+    check_installed(formats)
+    data = load_fashion_mnist(data_dir) if len(formats) > 1 else None  # before any write
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp_model = _write_temporary(out_dir, MODEL_NAME, lambda p: fetch_trial_model(trial, store, p))
+    temporary: dict[str, Path] = {}  # file name in out_dir -> its temporary file
     try:
+        tmp_model = _write_temporary(
+            out_dir, MODEL_NAME, lambda p: fetch_trial_model(trial, store, p)
+        )
+        temporary[MODEL_NAME] = tmp_model
         sha256 = sha256_of(tmp_model)
         try:
             model = load_model(tmp_model, expected_sha256=sha256)
@@ -104,7 +130,16 @@ def export_best(
             raise StudyError(
                 f"the stored model of trial {trial.number} is unusable: {exc}"
             ) from None
+        figures: dict[str, dict[str, Any]] = {}
+        if data is not None:
+            files = {
+                name: _temporary_name(out_dir, FILES[name]) for name in written_formats(formats)
+            }
+            temporary.update({FILES[name]: path for name, path in files.items()})
+            convert(tmp_model, files, representative_images(data.x_train))
+            figures = score(model, tmp_model, files, data.x_test, data.y_test)
         manifest = study.user_attrs.get("manifest", {})
+        names = {"keras": MODEL_NAME, **FILES}
         record = {
             "study_name": study.study_name,
             "trial_number": trial.number,
@@ -116,22 +151,55 @@ def export_best(
             "n_params": model.count_params(),
             "sha256": sha256,
             "model_file": MODEL_NAME,
+            "formats": {
+                name: {
+                    "file": names[name],
+                    "sha256": sha256_of(temporary[names[name]]),
+                    **figures.get(name, {}),
+                }
+                for name in ["keras", *written_formats(formats)]
+            },
             "protocol": manifest.get("protocol"),
             "data": manifest.get("data"),
             "versions": {**manifest.get("versions", {}), "exported_with": versions()},
             "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+        if figures:
+            record["formats_checked_on"] = {
+                "test_images": len(data.y_test) if data is not None else 0,
+                "representative": {
+                    "images": REPRESENTATIVE_IMAGES,
+                    "from": "training split",
+                    "seed": REPRESENTATIVE_SEED,
+                },
+                "cpu": cpu_model(),
+                "versions": runtime_versions(),
+            }
         clear_session()
         text = json.dumps(record, indent=2) + "\n"
-        tmp_record = _write_temporary(out_dir, RECORD_NAME, lambda p: p.write_text(text))
+        temporary[RECORD_NAME] = _write_temporary(
+            out_dir, RECORD_NAME, lambda p: p.write_text(text)
+        )
     except BaseException:
-        tmp_model.unlink(missing_ok=True)
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+        if created:
+            with contextlib.suppress(OSError):  # only if still empty
+                out_dir.rmdir()
         raise
-    # Model first: a crash between the renames leaves a model whose checksum the old record
-    # does not match, which load_model refuses, rather than a record vouching for a stale file.
-    os.replace(tmp_model, out_dir / MODEL_NAME)
-    os.replace(tmp_record, out_dir / RECORD_NAME)
+    # Models first, the record last: a crash between the renames leaves models whose checksums
+    # the old record does not match, which loading refuses, rather than a record vouching for a
+    # stale file.
+    for name, path in temporary.items():
+        if name != RECORD_NAME:
+            os.replace(path, out_dir / name)
+    os.replace(temporary[RECORD_NAME], out_dir / RECORD_NAME)
     return record
+
+
+def _temporary_name(folder: Path, name: str) -> Path:
+    """A hidden name beside ``folder / name`` that keeps its last suffix (converters check it)."""
+    return folder / f".{name}.{uuid.uuid4().hex}.tmp{Path(name).suffix}"
 
 
 def load_best_model(

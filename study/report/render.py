@@ -27,6 +27,7 @@ from study.report.blocks import (
     params,
     table,
 )
+from study.report.exports import exports_html
 from study.report.figures import SEARCH_PLOTS, best_so_far, search_plot
 from study.report.language import N_, Language
 from study.report.summary import IMPORTANCES_RELIABLE_FROM, Report
@@ -100,7 +101,7 @@ def page(
         f"<h1>{escape(title)}</h1>",
         f"<p>{escape(written)}</p>",
         f"<nav>{links}</nav>",
-        _section(t, "study", _study(report, t)),
+        _section(t, "study", _study(report, t) + exports_html(report.exports, t)),
         _section(t, "search", _search(report, study, figure_html, t)),
         _section(t, "comparison", comparison_page.comparison(report, figure_html, t)),
         _section(t, "failures", comparison_page.failures(report, t)),

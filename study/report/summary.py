@@ -145,6 +145,7 @@ class Report:
     comparison_missing: str | None  # English; the page translates it
     provenance: dict[str, Any]
     written: datetime.date
+    exports: dict[str, Any] | None = None  # the checked export beside the report, if any
 
 
 def study_facts(study: optuna.Study) -> StudyFacts:

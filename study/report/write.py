@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from plotly.offline import get_plotlyjs
 
 from lenet import ModelConfig, TrainConfig, backends, load_fashion_mnist
 from study.paths import check_writable_folder
+from study.report.exports import read_exports
 from study.report.language import DEFAULT_LANGUAGE, Language
 from study.report.pdf import find_chromium, print_pdf, static_export
 from study.report.pool import default_workers
@@ -117,6 +118,7 @@ def write_report(
             workers=default_workers(options.workers, backends.configured()),
         )
     report = summarize(study, retrained, data, options.command)
+    report = replace(report, exports=read_exports(options.out, report.facts.best_number))
     options.out.mkdir(parents=True, exist_ok=True)
     html_name, pdf_name = report_files(options.lang)
     html_path = options.out / html_name
