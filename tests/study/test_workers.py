@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import shutil
 import signal
 import subprocess
-import shutil
 import sys
 import time
 from dataclasses import replace
