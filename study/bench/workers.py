@@ -6,6 +6,7 @@ what they share: the storage's lock and the two cores.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,8 @@ import optuna
 
 from lenet import ModelConfig, TrainConfig
 from study.settings import RunSettings
+from study.space import searchable_fields
+from study.storage import open_storage
 from study.workers import to_argv, worker_settings
 
 
@@ -32,11 +35,7 @@ class Parallel:
 
 
 def _fixed_params(batch_size: int) -> dict[str, Any]:
-    """The classic LeNet-5, every config field fixed: each parallel trial costs the same.
-
-    Optuna uses an enqueued value whenever the objective suggests that name and ignores the
-    others, so this holds for any search space over these fields.
-    """
+    """The classic LeNet-5, every config field fixed: each parallel trial costs the same."""
     return {**ModelConfig.classic().to_dict(), **TrainConfig(batch_size=batch_size).to_dict()}
 
 
@@ -52,20 +51,37 @@ def _trials_per_hour(storage: str, study_name: str) -> float:
     return 3600 * len(done) / (end - start).total_seconds()
 
 
+def _classic_space(folder: Path, batch_size: int) -> Path:
+    """A space file whose every trial is the classic LeNet-5: each parallel trial costs the same.
+
+    The workers create the study themselves, with its manifest, as `run` does; a single-choice
+    parameter stands in for the search, since a space must search something.
+    """
+    fixed = {
+        name: value
+        for name, value in _fixed_params(batch_size).items()
+        if name in searchable_fields() and name != "activation" and value is not None
+    }
+    lines = [
+        "[params]",
+        f"activation = {{ choices = [{json.dumps(ModelConfig.classic().activation)}] }}",
+    ]
+    lines += ["[fixed]", *(f"{name} = {json.dumps(value)}" for name, value in fixed.items())]
+    path = folder / "classic.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def _run_workers(
     folder: Path, name: str, workers: int, threads: int, trials: int, batch_size: int
 ) -> float:
     storage = f"sqlite:///{folder / 'parallel.db'}"
-    study = optuna.create_study(storage=storage, study_name=name, direction="maximize")
-    for _ in range(trials):
-        study.enqueue_trial(_fixed_params(batch_size))
-    # Enqueued trials are run first, so the sampler never chooses and both configurations
-    # train the same trials; each worker runs them until all have started, with `threads`
-    # threads.
+    open_storage(storage)  # the tables, once: workers starting together would race on them
     settings = RunSettings.quick(
         storage=storage,
         study_name=name,
         results_dir=folder / name,
+        space_file=_classic_space(folder, batch_size),
         pruner="none",
         epochs=1,
         threads=threads,
