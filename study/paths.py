@@ -100,15 +100,35 @@ def check_writable_folder(folder: Path, what: str = "folder") -> None:
         raise StudyError(f"cannot write the {what} {folder}: {problem}")
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_SQLITE_SIDECARS = ("-journal", "-wal", "-shm")
+
+
+def _is_database(path: Path) -> bool:
+    """Whether ``path`` is a SQLite database or one of its journal files: never an output."""
+    for suffix in _SQLITE_SIDECARS:
+        if path.name.endswith(suffix) and path.name != suffix:
+            path = path.with_name(path.name[: -len(suffix)])
+            break
+    try:
+        with path.open("rb") as file:
+            return file.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER
+    except OSError:
+        return False
+
+
 def check_writable_file(path: Path, what: str = "file") -> None:
-    """Refuses, before any work, a file path that cannot be written: a folder, a read-only
-    file, or a folder that cannot be made or written to. Nothing is created.
+    """Refuses, before any work, a file path that cannot be written: a folder, a SQLite
+    database (a study's storage is never overwritten by an output), a read-only file, or a
+    folder that cannot be made or written to. Nothing is created.
 
     Raises:
         StudyError: the message names the path and what is in the way.
     """
     if path.is_dir():
         problem: str | None = "it is a folder"
+    elif _is_database(path):
+        problem = "it is a SQLite database, perhaps a study storage; give another file name"
     elif path.exists():
         problem = None if os.access(path, os.W_OK) else "it is not writable"
     else:

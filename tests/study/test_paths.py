@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import optuna
 import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from study.cli import main
 from study.errors import StudyError, UsageError
 from study.paths import (
     MAX_STUDY_NAME,
@@ -66,6 +68,28 @@ def test_a_folder_below_a_file_is_refused_and_nothing_is_created(tmp_path):
 def test_a_folder_given_as_a_file_is_refused(tmp_path):
     with pytest.raises(StudyError, match="it is a folder"):
         check_writable_file(tmp_path)
+
+
+@pytest.mark.parametrize("suffix", ["", "-journal", "-wal", "-shm"])
+def test_an_output_never_overwrites_a_database_or_its_journal(tmp_path, suffix):
+    database = tmp_path / "any-name.csv"
+    optuna.create_study(storage=f"sqlite:///{database}", study_name="s")
+    target = database.with_name(database.name + suffix)
+    if suffix:
+        target.write_bytes(b"journal")
+    with pytest.raises(StudyError, match="it is a SQLite database"):
+        check_writable_file(target)
+
+
+def test_trials_csv_onto_the_study_database_is_refused_and_the_database_kept(tmp_path, capsys):
+    database = tmp_path / "lenet-study.db"
+    optuna.create_study(storage=f"sqlite:///{database}", study_name="s")
+    before = database.read_bytes()
+    argv = ["trials", "--study-name", "s", "--storage", f"sqlite:///{database}"]
+    assert main([*argv, "--csv", str(database)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "SQLite database" in err
+    assert database.read_bytes() == before
 
 
 def test_a_new_folder_below_an_existing_one_is_fine_and_not_created(tmp_path: Path):
