@@ -37,7 +37,7 @@ $(BIN)/lenet-study: pyproject.toml
 # JAX (the tests run on both backends), the ONNX and LiteRT exporters and runtimes, and the
 # test tools, on top of the study's packages.
 $(VENV)/.dev: $(BIN)/lenet-study
-	@$(call logged,installing JAX, the exporters and the test tools into $(VENV),$(BIN)/pip install -e '$(TEST_EXTRAS)')
+	@$(call logged,installing JAX with the exporters and the test tools into $(VENV),$(BIN)/pip install -e '$(TEST_EXTRAS)')
 	@touch $@
 
 setup: $(BIN)/lenet-study
