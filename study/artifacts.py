@@ -6,17 +6,14 @@ optuna-dashboard lists and downloads from it, ``export`` copies the best model o
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 from optuna.artifacts import FileSystemArtifactStore
 
 from study.errors import StudyError
-
-PARTIAL_PREFIX = ".partial-"  # a file being written; renamed to its artifact id when whole
+from study.files import atomic_path
 
 
 class AtomicArtifactStore(FileSystemArtifactStore):
@@ -28,17 +25,8 @@ class AtomicArtifactStore(FileSystemArtifactStore):
     """
 
     def write(self, artifact_id: str, content_body: BinaryIO) -> None:
-        path = self._get_filepath(artifact_id)
-        descriptor, partial = tempfile.mkstemp(prefix=PARTIAL_PREFIX, dir=path.parent)
-        try:
-            with os.fdopen(descriptor, "wb") as f:
-                shutil.copyfileobj(content_body, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(partial, path)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
+        with atomic_path(self._get_filepath(artifact_id)) as partial, open(partial, "wb") as f:
+            shutil.copyfileobj(content_body, f)
 
 
 def artifact_dir(results_dir: Path) -> Path:

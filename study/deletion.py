@@ -30,6 +30,7 @@ from study.errors import StudyError
 from study.masking import mask_url
 from study.paths import is_study_file, study_folder
 from study.storage import no_such_study, open_existing_storage
+from study.text import plural
 
 ARTIFACT_ATTR = "model_artifact_id"  # the trial user attribute naming its model file
 _ASIDE = ".lenet-study-deleting-"  # a path's name between its rename and its removal
@@ -50,7 +51,8 @@ class Deletion:
     @property
     def study(self) -> str:
         return (
-            f"study {self.study_name!r} ({self.n_trials} trials) in {mask_url(self.storage_url)}"
+            f"study {self.study_name!r} ({plural(self.n_trials, 'trial')}) "
+            f"in {mask_url(self.storage_url)}"
         )
 
     @property

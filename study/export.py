@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ from study.export_formats import (
     score,
     written_formats,
 )
+from study.files import discard, json_text, rename_into_place, temporary_path
 from study.paths import check_writable_folder
 from study.provenance import cpu_model, versions
 from study.results import best_trial_or_none
@@ -75,20 +74,6 @@ def fetch_trial_model(
         ) from None
 
 
-def _write_temporary(folder: Path, name: str, write: Callable[[Path], object]) -> Path:
-    """Writes a hidden temporary file next to ``folder / name`` with ``write(path)``.
-
-    The caller renames it into place: same folder, so ``os.replace`` is an atomic rename.
-    """
-    tmp = _temporary_name(folder, name)
-    try:
-        write(tmp)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
 def export_best(
     study: optuna.Study,
     store: FileSystemArtifactStore,
@@ -119,10 +104,8 @@ def export_best(
     out_dir.mkdir(parents=True, exist_ok=True)
     temporary: dict[str, Path] = {}  # file name in out_dir -> its temporary file
     try:
-        tmp_model = _write_temporary(
-            out_dir, MODEL_NAME, lambda p: fetch_trial_model(trial, store, p)
-        )
-        temporary[MODEL_NAME] = tmp_model
+        tmp_model = temporary[MODEL_NAME] = temporary_path(out_dir / MODEL_NAME)
+        fetch_trial_model(trial, store, tmp_model)
         sha256 = sha256_of(tmp_model)
         try:
             model = load_model(tmp_model, expected_sha256=sha256)
@@ -133,7 +116,7 @@ def export_best(
         figures: dict[str, dict[str, Any]] = {}
         if data is not None:
             files = {
-                name: _temporary_name(out_dir, FILES[name]) for name in written_formats(formats)
+                name: temporary_path(out_dir / FILES[name]) for name in written_formats(formats)
             }
             temporary.update({FILES[name]: path for name, path in files.items()})
             convert(tmp_model, files, representative_images(data.x_train))
@@ -176,13 +159,10 @@ def export_best(
                 "versions": runtime_versions(),
             }
         clear_session()
-        text = json.dumps(record, indent=2) + "\n"
-        temporary[RECORD_NAME] = _write_temporary(
-            out_dir, RECORD_NAME, lambda p: p.write_text(text)
-        )
+        temporary[RECORD_NAME] = temporary_path(out_dir / RECORD_NAME)
+        temporary[RECORD_NAME].write_text(json_text(record))
     except BaseException:
-        for path in temporary.values():
-            path.unlink(missing_ok=True)
+        discard(temporary.values())
         if created:
             with contextlib.suppress(OSError):  # only if still empty
                 out_dir.rmdir()
@@ -190,16 +170,11 @@ def export_best(
     # Models first, the record last: a crash between the renames leaves models whose checksums
     # the old record does not match, which loading refuses, rather than a record vouching for a
     # stale file.
-    for name, path in temporary.items():
-        if name != RECORD_NAME:
-            os.replace(path, out_dir / name)
-    os.replace(temporary[RECORD_NAME], out_dir / RECORD_NAME)
+    rename_into_place(
+        [(path, out_dir / name) for name, path in temporary.items() if name != RECORD_NAME]
+        + [(temporary[RECORD_NAME], out_dir / RECORD_NAME)]
+    )
     return record
-
-
-def _temporary_name(folder: Path, name: str) -> Path:
-    """A hidden name beside ``folder / name`` that keeps its last suffix (converters check it)."""
-    return folder / f".{name}.{uuid.uuid4().hex}.tmp{Path(name).suffix}"
 
 
 def load_best_model(

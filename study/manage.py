@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 
 from study.errors import UsageError
 from study.storage import open_existing_storage
+from study.text import table as text_table
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,7 @@ def format_studies(rows: list[StudyRow]) -> str:
                 row.created.strftime("%Y-%m-%d %H:%M") if row.created else "-",
             )
         )
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in table
-    )
+    return text_table(table)
 
 
 def confirmed(question: str, assume_yes: bool, stdin: TextIO | None = None) -> bool:

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from study.errors import StudyError, UsageError
+from study.files import temporary_target
 
 MAX_STUDY_NAME = 200  # characters; a longer name is refused by `run`
 _FOLDER_KEEPS = re.compile(r"[^A-Za-z0-9._-]")
@@ -21,12 +22,11 @@ _FOLDER_MAX = 100  # characters of the name kept in its folder name; well below 
 # a SQLite database and its journals) or a hashed folder name of another study: hash them too.
 _TAKEN = re.compile(r"(?i:artifacts|.*\.(db|sqlite3?)(-journal|-wal|-shm)?)|.*-[0-9a-f]{8}")
 # The files `export` and `report` write into a study's folder, the only ones `delete-study`
-# removes from it; export's temporaries are hidden names with a random hex part.
+# removes from it, and their temporary files while being written (study.files).
 STUDY_FILES = (
     "best_model.keras", "best_model.json", "report.html", "report.pdf", "retrain.json",
-    "retrain.partial", "report.es.html", "report.es.pdf",
+    "report.es.html", "report.es.pdf",
 )  # fmt: skip
-_STUDY_TEMPORARY = re.compile(r"\.best_model\.(keras|json)\.[0-9a-f]{32}\.tmp\.(keras|json)")
 
 
 def check_study_name(name: str) -> str:
@@ -71,7 +71,7 @@ def study_folder(results_dir: Path, study_name: str) -> Path:
 
 def is_study_file(name: str) -> bool:
     """Whether ``name`` is a file `export` or `report` writes into a study's folder."""
-    return name in STUDY_FILES or _STUDY_TEMPORARY.fullmatch(name) is not None
+    return name in STUDY_FILES or temporary_target(name) in STUDY_FILES
 
 
 def _unwritable(folder: Path) -> str | None:

@@ -19,6 +19,7 @@ from study.settings import (
     FASHION_MNIST_TRAIN_IMAGES,
     RunSettings,
 )
+from study.text import plural
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2  # RunSettings.verbosity: -q, neither, -v
 
@@ -40,11 +41,6 @@ def format_trial(trial: FrozenTrial) -> str:
     elif over_budget(trial):  # "epochs 0" alone puzzles
         line += f"  {end.removeprefix('pruned ')}"
     return line
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 epoch``, ``2 epochs``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def data_sizes(settings: RunSettings) -> tuple[int, int]:

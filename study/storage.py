@@ -24,6 +24,7 @@ from study.schema import (
     parse_storage_url,
     sqlite_path,
 )
+from study.text import plural
 
 METRIC = "val_accuracy"  # what every trial reports and the study maximizes
 MISSED_HEARTBEATS = 3  # a trial whose worker missed this many beats is failed and retried
@@ -156,8 +157,9 @@ def stored_manifest(storage: BaseStorage, study_name: str) -> dict[str, Any] | N
 
 def total_reached(started: int, total: int) -> str:
     """The line a run prints when the study has started its ``--max-trials`` already."""
-    trials = "trial" if started == 1 else "trials"
-    return f"nothing to run: the study has started {started} {trials}, --max-trials {total}"
+    return (
+        f"nothing to run: the study has started {plural(started, 'trial')}, --max-trials {total}"
+    )
 
 
 def create_or_load_study(

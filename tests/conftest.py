@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing.process
 import os
 import subprocess
 import sys
@@ -43,6 +44,20 @@ def fresh_python() -> Callable[..., str]:
     repository root with ``KERAS_BACKEND=backend`` (what a process-level check such as "never
     imports TensorFlow" needs), asserts that it exits 0 and returns its last line of output."""
     return _fresh_python
+
+
+@pytest.fixture(autouse=True)
+def _quick_tests_start_no_process(request, monkeypatch) -> None:
+    """A test not marked slow fails if it starts a process: `pytest -m "not slow"` stays quick.
+    (Fixtures of a wider scope are set up before this one and are not checked.)"""
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        pytest.fail("this test starts a process: mark it @pytest.mark.slow", pytrace=False)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)
 
 
 @pytest.fixture(autouse=True)

@@ -31,8 +31,10 @@ from typing import Any, TextIO
 from optuna.trial import FrozenTrial, TrialState
 
 from study.errors import StudyError, UsageError
+from study.files import write_json as write_json  # the CLI imports it from here
 from study.settings import PEERS_BUDGET, PEERS_QUICK_BUDGET, RunSettings, run_settings
 from study.space import SPACES_DIR
+from study.text import table
 
 FRACTIONS = (0.25, 0.5, 1.0)  # of the budget, at which the best so far is reported
 CONTENDERS = {
@@ -333,7 +335,6 @@ def render(report: PeersReport) -> str:
         for summary in summarize(report)
     ]
     header = ("contender", "trials (no value)", *columns)
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [
         f"{m['cpu_model']}, {m['cores']} cores; TensorFlow {m.get('tensorflow', '-')}, "
         f"Keras {m['keras']}, KerasTuner {m.get('keras_tuner', '-')}, Optuna {m['optuna']}",
@@ -343,13 +344,5 @@ def render(report: PeersReport) -> str:
         "best val_accuracy so far, among the trials finished by then:",
         "",
     ]
-    for row in [header, *rows]:
-        numbers = (cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))
-        cells = [row[0].ljust(widths[0]), *numbers]
-        lines.append("  ".join(cells).rstrip())
+    lines.append(table([header, *rows], align="l" + "r" * (len(header) - 1)))
     return "\n".join(lines)
-
-
-def write_json(report: PeersReport, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_dict(), indent=2) + "\n")

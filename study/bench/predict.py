@@ -9,7 +9,6 @@ a shared machine falls on all of them alike, and each one's median is compared w
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from study.errors import StudyError, UsageError
+from study.files import write_json as write_json  # the CLI imports it from here
+from study.text import plural, table
 
 # Format -> file in an export folder (`export --format keras,onnx,litert`).
 PREDICT_FILES = {
@@ -112,16 +113,12 @@ def render(report: PredictReport) -> str:
     m = report.machine
     lines = [
         f"{m['cpu']}, {m.get('cores', '?')} cores; Python {m.get('python', '?')}",
-        f"{report.command}: one process per run, median of {report.rounds} "
-        f"round{'s' if report.rounds != 1 else ''}",
+        f"{report.command}: one process per run, median of {plural(report.rounds, 'round')}",
         "",
-        f"{'format':<12} {'median s':>9} {'vs .keras':>10}",
     ]
-    for name, median in report.median_seconds.items():
-        lines.append(f"{name:<12} {median:>9.3f} {report.ratio_to_keras[name]:>9.2f}x")
+    rows = [
+        (name, f"{median:.3f}", f"{report.ratio_to_keras[name]:.2f}x")
+        for name, median in report.median_seconds.items()
+    ]
+    lines.append(table([("format", "median s", "vs .keras"), *rows], align="lrr"))
     return "\n".join(lines)
-
-
-def write_json(report: PredictReport, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_dict(), indent=2) + "\n")

@@ -9,7 +9,6 @@ TensorFlow: a machine with JAX for CUDA need not have it.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -18,7 +17,9 @@ from typing import Any, TextIO
 
 from study.bench.throughput import BATCH_SIZE, Throughput, measure_throughput
 from study.errors import UsageError
+from study.files import write_json as write_json  # the CLI imports it from here
 from study.settings import BENCH_QUICK_IMAGES, BENCH_QUICK_ROUNDS, BENCH_ROUNDS
+from study.text import plural, table
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def render(report: SpeedReport) -> str:
     lines = [
         f"{m['device']}; Keras {m['keras']} on {m['backend']} ({library}), Python {m['python']}",
         f"classic LeNet-5, batch {t.batch_size}, {t.images:,} images per epoch; "
-        f"median of {t.rounds} round{'s' if t.rounds != 1 else ''} after a warm-up epoch each",
+        f"median of {plural(t.rounds, 'round')} after a warm-up epoch each",
         "",
     ]
     header = ("path", "first epoch", "s/epoch", "images/s", "speed-up", "what it is")
@@ -128,17 +129,6 @@ def render(report: SpeedReport) -> str:
                 description,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    for row in rows:
-        cells = [
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=False))
-        ]
-        lines.append("  ".join([*cells, row[-1]]))
+    lines.append(table(rows, align="lrrrrl"))
     lines.append("speed-up: median of per-round reference / path seconds; first epoch: compiles")
     return "\n".join(lines)
-
-
-def write_json(report: SpeedReport, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_dict(), indent=2) + "\n")

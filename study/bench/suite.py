@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import io
-import json
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from study.bench.budget import Budget, measure_budget
 from study.bench.measure import Pruning, TrialCosts, measure_pruning, measure_trial_costs
 from study.bench.throughput import BATCH_SIZE, Throughput, measure_throughput
 from study.bench.workers import Parallel, measure_parallel
+from study.files import write_json as write_json  # the CLI imports it from here
 from study.provenance import machine
 from study.settings import (
     BENCH_QUICK_IMAGES,
@@ -34,6 +34,7 @@ from study.settings import (
     BENCH_ROUNDS,
     RunSettings,
 )
+from study.text import plural, table
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ def render(report: BenchReport) -> str:
         ("later trials: slowest", f"{c.later_overhead_max_seconds:.2f} s", ""),
         ("1 worker x 2 threads", f"{w.one_worker_trials_per_hour:,.0f} trials/h", ""),
         ("2 workers x 1 thread", f"{w.two_workers_trials_per_hour:,.0f} trials/h", ""),
-        ("faster", f"{w.faster} worker{'s' if w.faster == 'two' else ''}", "use as run --workers"),
+        ("faster", plural(2 if w.faster == "two" else 1, "worker"), "use as run --workers"),
         (
             "epochs trained, hyperband / none",
             f"{p.with_pruner.epochs_trained} / {p.without.epochs_trained}",
@@ -260,20 +261,12 @@ def render(report: BenchReport) -> str:
             "why workers restart",
         ),
     ]
-    width = max(len(r[0]) for r in rows)
-    value_width = max(len(r[1]) for r in rows)
     lines = [
         f"{m['cpu_model']}, {m['cores']} cores; TensorFlow {m['tensorflow']}, "
         f"Keras {m['keras']}, Optuna {m['optuna']}, Python {m['python']}",
         f"throughput: classic LeNet-5, batch {report.throughput.batch_size}, "
-        f"{t.images:,} images per epoch, median of {t.rounds} epochs after a warm-up",
+        f"{t.images:,} images per epoch, median of {plural(t.rounds, 'epoch')} after a warm-up",
         "",
-        f"{'measurement':<{width}}  {'value':<{value_width}}  meaning",
+        table([("measurement", "value", "meaning"), *rows]),
     ]
-    lines += [f"{a:<{width}}  {b:<{value_width}}  {c_}".rstrip() for a, b, c_ in rows]
     return "\n".join(lines)
-
-
-def write_json(report: BenchReport, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_dict(), indent=2) + "\n")

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from study.files import write_atomic
+
 DOMAIN = "report"
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT_LANGUAGE = "en"
@@ -164,7 +166,7 @@ def main() -> None:
     """Rebuilds every ``.mo`` from its ``.po``."""
     for po_path in catalogues():
         mo_path = po_path.with_suffix(".mo")
-        mo_path.write_bytes(compile_catalogue(po_path))
+        write_atomic(mo_path, compile_catalogue(po_path))
         print(f"wrote {mo_path}")
 
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from study.errors import ReportError
+from study.files import write_atomic
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PDF_TIMEOUT_SECONDS = 180
@@ -82,5 +83,5 @@ def print_pdf(html_text: str, pdf_path: Path) -> Path:
             ) from None
         if not partial.is_file() or partial.stat().st_size == 0:
             raise ReportError(f"Chromium ({command[0]}) wrote no PDF; {CHROMIUM_HINT}")
-        shutil.move(partial, pdf_path)
+        write_atomic(pdf_path, partial.read_bytes())
     return pdf_path

@@ -29,7 +29,9 @@ from lenet import (
     train,
 )
 from lenet.data import stratified_indices
+from study.files import write_atomic
 from study.report.pool import retrain_in_processes
+from study.text import plural
 
 CACHE_FILE = "retrain.json"
 CACHE_VERSION = 1  # bump when the stored record changes shape
@@ -170,7 +172,7 @@ def retrain(
             epochs = settings.epochs
             progress(
                 f"retrained {names[index]}, seed {run.seed}: test accuracy {run.accuracy:.4f} "
-                f"({epochs} epoch{'s' * (epochs != 1)}, {run.train_seconds:.0f} s)"
+                f"({plural(epochs, 'epoch')}, {run.train_seconds:.0f} s)"
             )
 
     workers = min(workers, len(runs))
@@ -217,9 +219,7 @@ def save(path: Path, result: RetrainResult) -> None:
         "test_indices": result.test_indices,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(record))
-    partial.replace(path)
+    write_atomic(path, json.dumps(record))
 
 
 def retrain_or_load(

@@ -11,6 +11,7 @@ import optuna
 from plotly.offline import get_plotlyjs
 
 from lenet import ModelConfig, TrainConfig, backends, load_fashion_mnist
+from study.files import write_atomic
 from study.paths import check_writable_folder
 from study.report.exports import read_exports
 from study.report.language import DEFAULT_LANGUAGE, Language
@@ -124,7 +125,7 @@ def write_report(
     html_path = options.out / html_name
     plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
     interactive = page(report, study, interactive_figure, head=plotly_js, t=language)
-    html_path.write_text(interactive, encoding="utf-8")
+    write_atomic(html_path, interactive)
     pdf_path = None
     if options.pdf:
         with static_export():

@@ -84,6 +84,7 @@ def test_jax_batches_reshuffle_every_epoch_reproducibly_and_cover_every_image():
     assert epochs(0) == [first, second] != epochs(1)
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_fit_trains_on_the_jax_batches_in_their_own_order(small_splits, monkeypatch):
     # Keras reorders a PyDataset's batches unless told not to, from Python's random state,

@@ -34,6 +34,7 @@ def test_confusion_matrix_counts_every_pair():
     assert matrix.sum() == 3 and matrix[3, 4] == 1 and matrix[4, 4] == 1
 
 
+@pytest.mark.slow
 def test_evaluation_matches_keras_own_evaluate(small_splits):
     model = train(ModelConfig(), TrainConfig(epochs=1), small_splits).model
     loss, accuracy = model.evaluate(small_splits.x_val, small_splits.y_val, verbose=0)

@@ -22,6 +22,7 @@ tensorflow_only = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 def test_training_returns_curves_and_the_best_epochs_weights(small_splits):
     result = train(ModelConfig(activation="relu"), TrainConfig(epochs=3), small_splits)
     assert set(result.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
@@ -41,6 +42,7 @@ def test_same_seed_gives_the_same_run(small_splits):
     assert a.history["val_accuracy"] == b.history["val_accuracy"]
 
 
+@pytest.mark.slow
 def test_diverging_loss_stops_with_training_diverged(small_splits):
     with pytest.raises(TrainingDiverged, match="learning rate"):
         train(
@@ -115,6 +117,7 @@ def test_a_schedule_from_a_later_epoch_reads_the_whole_schedule_from_there(lr_sc
     assert make_schedule(TrainConfig(), 100, start_epoch=4) == 1e-3  # constant stays constant
 
 
+@pytest.mark.slow
 def test_training_continues_a_given_model_for_the_remaining_epochs(small_splits):
     config = TrainConfig(epochs=3, lr_schedule="cosine", seed=1)
     first = train(ModelConfig(), replace(config, epochs=1), small_splits)
@@ -128,6 +131,7 @@ def test_training_continues_a_given_model_for_the_remaining_epochs(small_splits)
     assert float(result.model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compiled_epochs", [False, True], ids=["fit", "compiled-epochs"])
 def test_epoch_trainer_trains_one_more_epoch_per_call(small_splits, compiled_epochs):
     if compiled_epochs and keras.backend.backend() != "jax":

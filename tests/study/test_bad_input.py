@@ -1,8 +1,9 @@
 """Bad input, one case per row: the exit code, one line on stderr, and no file changed.
 
-Every case runs in one folder that holds a real small study and its export, another program's
-database, bad space files and broken model files. Each case hashes every file in it before
-and after: a refusal writes nothing, not even a new database or an empty folder.
+Every case runs in one folder that holds another program's database, bad space files and
+broken model files, and for the cases that name it (marked slow: it trains), a real small
+study and its export. Each case hashes every file in it before and after: a refusal writes
+nothing, not even a new database or an empty folder.
 """
 
 from __future__ import annotations
@@ -61,14 +62,16 @@ def _tree_hashes(root: Path) -> dict[str, str]:
     }
 
 
+def _needs_study(argv: list[str]) -> bool:
+    """Whether a case names the module's study, its export or a model made from it."""
+    starts = ("res/", "sqlite:///res", "models/tampered", "models/record_")
+    return any(arg == "res" or arg.startswith(starts) for arg in argv)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    """A real small study and its export in res/, and the bad files the cases use."""
+    """The bad files the cases use; ``studied`` adds the study."""
     root = tmp_path_factory.mktemp("bad_input")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        assert main(["run", *TINY, *RES]) == 0
-        assert main(["export", *RES]) == 0
     connection = sqlite3.connect(root / "other.db")
     connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
     connection.execute("INSERT INTO customers (name) VALUES ('Ada')")
@@ -89,12 +92,6 @@ def folder(tmp_path_factory) -> Path:
     with zipfile.ZipFile(models / "empty.keras", "w") as archive:
         archive.writestr("readme.txt", "a zip, but no model in it")
     (models / "legacy.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
-    tampered = models / "tampered"
-    tampered.mkdir()
-    shutil.copy(root / MODEL, tampered / "best_model.keras")
-    shutil.copy(root / MODEL.replace(".keras", ".json"), tampered / "best_model.json")
-    with open(tampered / "best_model.keras", "ab") as f:
-        f.write(b"\0")  # still a zip (trailing bytes), no longer the exported file
     (root / "notimage.png").write_text("not a picture\n")
     Image.new("L", (28, 28), 0).save(root / "blank.png")
     whole = (models / "five.keras").read_bytes()
@@ -102,15 +99,32 @@ def folder(tmp_path_factory) -> Path:
     inputs = keras.Input((32, 32, 3))
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs))
     keras.Model(inputs, outputs).save(models / "cifar.keras")
-    for name, record in RECORDS.items():  # the exported model, beside a bad record
-        (models / name).mkdir()
-        shutil.copy(root / MODEL, models / name / "best_model.keras")
-        (models / name / "best_model.json").write_bytes(record)
     (root / "empty.png").write_bytes(b"")
     (root / "photos").mkdir()
     garment = Image.new("L", (20, 20), 0)
     garment.paste(200, (5, 3, 15, 17))
     garment.save(root / "photos" / "chemise d'été 1.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def studied(folder) -> Path:
+    """``folder`` with a real small study and its export in res/, and models made from it."""
+    root, models = folder, folder / "models"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        assert main(["run", *TINY, *RES]) == 0
+        assert main(["export", *RES]) == 0
+    tampered = models / "tampered"
+    tampered.mkdir()
+    shutil.copy(root / MODEL, tampered / "best_model.keras")
+    shutil.copy(root / MODEL.replace(".keras", ".json"), tampered / "best_model.json")
+    with open(tampered / "best_model.keras", "ab") as f:
+        f.write(b"\0")  # still a zip (trailing bytes), no longer the exported file
+    for name, record in RECORDS.items():  # the exported model, beside a bad record
+        (models / name).mkdir()
+        shutil.copy(root / MODEL, models / name / "best_model.keras")
+        (models / name / "best_model.json").write_bytes(record)
     return root
 
 
@@ -250,10 +264,20 @@ def _case_id(case: tuple[list[str], int, str]) -> str:
     return " ".join(argv).encode("unicode_escape").decode()[:80]
 
 
-@pytest.mark.parametrize(("argv", "code", "message"), CASES, ids=[_case_id(c) for c in CASES])
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        pytest.param(
+            *case, id=_case_id(case), marks=pytest.mark.slow if _needs_study(case[0]) else ()
+        )
+        for case in CASES
+    ],
+)
 def test_bad_input_is_refused_with_one_line_and_writes_nothing(
-    folder, monkeypatch, capsys, argv, code, message
+    folder, request, monkeypatch, capsys, argv, code, message
 ):
+    if _needs_study(argv):
+        request.getfixturevalue("studied")
     monkeypatch.chdir(folder)
     before = _tree_hashes(folder)
     try:
@@ -270,9 +294,10 @@ def test_bad_input_is_refused_with_one_line_and_writes_nothing(
     assert _tree_hashes(folder) == before
 
 
-def test_export_of_a_study_named_like_a_path_writes_inside_the_results(folder, tmp_path):
+@pytest.mark.slow
+def test_export_of_a_study_named_like_a_path_writes_inside_the_results(studied, tmp_path):
     results = tmp_path / "res"
-    shutil.copytree(folder / "res", results)
+    shutil.copytree(studied / "res", results)
     storage = f"sqlite:///{results / 'lenet-study.db'}"
     optuna.copy_study(
         from_study_name=NAME, from_storage=storage, to_storage=storage, to_study_name="../esc/x"
@@ -290,8 +315,9 @@ def test_export_of_a_study_named_like_a_path_writes_inside_the_results(folder, t
     [((40, 30), "error"), ((30, 20), "warning")],
     ids=["over-twice-the-limit", "over-the-limit"],
 )
+@pytest.mark.slow
 def test_an_image_pillow_calls_a_bomb_is_skipped_and_the_others_classified(
-    folder, monkeypatch, capsys, size, kind
+    folder, studied, monkeypatch, capsys, size, kind
 ):
     """Pillow raises DecompressionBombError over twice its pixel limit, and only warns (then
     decodes) between once and twice; a small limit stands in for its 89 million pixels."""
@@ -346,12 +372,13 @@ def test_a_backend_keras_cannot_start_on_exits_1_with_one_line(
     assert (tmp_path / "keras.json").read_text() == "[]"
 
 
-def test_load_best_model_names_the_trial_of_an_unusable_stored_model(folder, tmp_path):
+@pytest.mark.slow
+def test_load_best_model_names_the_trial_of_an_unusable_stored_model(studied, tmp_path):
     from study import load_best_model
     from study.errors import StudyError
 
     results = tmp_path / "res"
-    shutil.copytree(folder / "res", results)
+    shutil.copytree(studied / "res", results)
     for stored in (results / "artifacts").rglob("*"):
         if stored.is_file():
             stored.write_bytes(b"not a model any more")

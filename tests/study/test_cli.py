@@ -144,6 +144,7 @@ def test_trials_shows_a_dash_for_what_a_trial_does_not_have(tmp_path, capsys):
     assert row.split()[header.split().index("val_accuracy")] == "-"
 
 
+@pytest.mark.slow
 def test_accurate_preset_runs_its_wide_space_within_the_budget(tmp_path):
     argv = [
         "run",
@@ -202,6 +203,7 @@ def test_enqueued_points_run_first_and_only_once_per_study(tmp_path):
     assert len(study.trials) == 4
 
 
+@pytest.mark.slow
 def test_reading_a_study_and_supervising_workers_do_not_load_tensorflow(tmp_path):
     code = (
         "import sys\n"

@@ -96,6 +96,7 @@ def test_a_backend_that_is_not_installed_exits_1_naming_the_install(tmp_path, ca
     )
 
 
+@pytest.mark.slow
 def test_a_trial_out_of_gpu_memory_fails_with_its_reason_and_the_study_goes_on(
     tmp_path, capsys, monkeypatch
 ):

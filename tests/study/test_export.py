@@ -36,6 +36,7 @@ def _export(folder: Path, out: Path) -> int:
     return main(["export", *_where(folder), "--out", str(out)])
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_export_writes_the_best_trials_model_and_a_verifiable_record(
     tiny_study, tmp_path, fashion
@@ -64,6 +65,7 @@ def test_export_writes_the_best_trials_model_and_a_verifiable_record(
     assert accuracy == pytest.approx(record["val_accuracy"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_load_best_model_from_python_matches_the_export(tiny_study, tmp_path):
     model = load_best_model(
         f"sqlite:///{tiny_study / 'db.sqlite'}", "lenet5-fashion-mnist", results_dir=tiny_study
@@ -74,6 +76,7 @@ def test_load_best_model_from_python_matches_the_export(tiny_study, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_a_tampered_model_is_refused(tiny_study, tmp_path, capsys):
     assert _export(tiny_study, tmp_path) == 0
     path = tmp_path / MODEL_NAME
@@ -85,6 +88,7 @@ def test_a_tampered_model_is_refused(tiny_study, tmp_path, capsys):
     assert "SHA-256" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_an_interrupted_export_leaves_the_previous_model_intact(tiny_study, tmp_path, monkeypatch):
     assert _export(tiny_study, tmp_path) == 0
     before = (tmp_path / MODEL_NAME).read_bytes(), (tmp_path / RECORD_NAME).read_text()

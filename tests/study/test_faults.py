@@ -22,9 +22,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from study.artifacts import PARTIAL_PREFIX, artifact_store
+from study.artifacts import artifact_store
 from study.cli import main
 from study.faults import describe
+from study.files import temporary_target
 
 NAME = "lenet5-fashion-mnist"
 TINY = ["run", "--quick", "--n-trials", "1", "--epochs", "2", "--workers", "1"]
@@ -70,7 +71,7 @@ def _check_consistent(results: Path, before: list[optuna.trial.FrozenTrial]) -> 
             now.params,
             now.user_attrs,
         )
-    assert not [p for p in results.rglob("*") if p.name.startswith(PARTIAL_PREFIX)]
+    assert not [p for p in results.rglob("*") if temporary_target(p.name)]
     named = {
         t.user_attrs["model_artifact_id"] for t in trials if "model_artifact_id" in t.user_attrs
     }

@@ -22,6 +22,7 @@ def _study(**kwargs) -> optuna.Study:
     return optuna.create_study(direction="maximize", **kwargs)
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_one_real_trial_returns_its_best_epoch_and_keeps_its_model(small_splits, tmp_path):
     store = artifact_store(tmp_path, create=True)
@@ -63,6 +64,7 @@ def test_median_pruner_prunes_a_hopeless_trial_and_leaves_no_model(small_splits,
     assert len(list((tmp_path / "artifacts").iterdir())) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_a_trial_with_a_warmup_tells_the_pruner_how_long_it_is(small_splits):
     study = _study()
@@ -72,6 +74,7 @@ def test_a_trial_with_a_warmup_tells_the_pruner_how_long_it_is(small_splits):
     assert study.trials[0].user_attrs["warmup_epochs"] == base.warmup_epochs == 1
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_diverging_trial_fails_with_its_reason_and_never_becomes_best(small_splits):
     from lenet import TrainingDiverged
@@ -132,6 +135,7 @@ def test_pruning_waits_for_the_learning_rate_warm_up(schedule, first_pruned_epoc
     assert sorted(trial.reported) == list(range(first_pruned_epoch))
 
 
+@pytest.mark.slow
 def test_a_trial_that_trained_every_epoch_is_never_pruned(small_splits):
     class PruneEverything(optuna.pruners.BasePruner):
         def prune(self, study, trial):

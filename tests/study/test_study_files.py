@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from study.cli import main
 from study.errors import UsageError
+from study.files import temporary_path
 from study.paths import MAX_STUDY_NAME, check_study_name, is_study_file, study_folder
 
 pytestmark = pytest.mark.slow  # loads Keras and the data; each export reloads a model
@@ -116,11 +117,9 @@ def test_report_writes_only_its_page_into_the_studys_folder(template, snapshot, 
 
 
 def test_every_file_export_and_report_name_is_a_study_file(tmp_path):
-    from study.export import MODEL_NAME, RECORD_NAME, _write_temporary
+    from study.export import MODEL_NAME, RECORD_NAME
     from study.report.retrain import CACHE_FILE
 
-    for name in (MODEL_NAME, RECORD_NAME):
-        path = _write_temporary(tmp_path, name, lambda p: p.write_text("x"))
-        assert is_study_file(path.name) and is_study_file(name)
-    partial = Path(CACHE_FILE).with_suffix(".partial").name  # as retrain.save writes it
-    assert is_study_file(CACHE_FILE) and is_study_file(partial)
+    for name in (MODEL_NAME, RECORD_NAME, CACHE_FILE):
+        being_written = temporary_path(tmp_path / name).name  # as study.files writes it
+        assert is_study_file(name) and is_study_file(being_written)
