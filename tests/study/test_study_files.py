@@ -93,6 +93,7 @@ def test_report_writes_only_its_page_into_the_studys_folder(template, snapshot, 
     shutil.copytree(template, root)
     with contextlib.chdir(root / "work"):
         study = optuna.create_study(study_name=name, storage=URL, direction="maximize")
+        study.set_user_attr("manifest", {"protocol": {"epochs": 1}})  # as `run` creates it
         study.add_trial(
             optuna.trial.create_trial(
                 state=optuna.trial.TrialState.PRUNED,
