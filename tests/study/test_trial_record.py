@@ -45,13 +45,14 @@ FULL = TrialRecord(
 )
 
 
-def test_the_field_names_are_the_keys_stored_by_earlier_versions():
-    # Renaming a field would leave every existing database's attribute unread.
-    assert [f.name for f in fields(TrialRecord)] == [
+def test_every_key_earlier_versions_stored_is_still_a_field():
+    # Renaming or dropping a field would leave every existing database's attribute unread.
+    stored = {
         "n_params", "seed", "worker", "backend", "warmup_epochs", "history", "epochs_run",
         "seconds_per_epoch", "worker_rss_mib", "best_epoch", "val_confusion", "end",
         "model_artifact_id",
-    ]  # fmt: skip
+    }  # fmt: skip
+    assert stored <= {f.name for f in fields(TrialRecord)}
 
 
 def test_a_record_round_trips_through_a_stored_trial(storage_url):
