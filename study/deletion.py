@@ -31,8 +31,8 @@ from study.masking import mask_url
 from study.paths import is_study_file, study_folder
 from study.storage import no_such_study, open_existing_storage
 from study.text import plural
+from study.trial_record import TrialRecord
 
-ARTIFACT_ATTR = "model_artifact_id"  # the trial user attribute naming its model file
 _ASIDE = ".lenet-study-deleting-"  # a path's name between its rename and its removal
 
 
@@ -86,8 +86,9 @@ def _artifact_ids(storage: optuna.storages.BaseStorage, study_id: int) -> dict[s
     """The model file ids the study's trials name, each with the first trial naming it."""
     ids: dict[str, int] = {}
     for trial in storage.get_all_trials(study_id, deepcopy=False):
-        if ARTIFACT_ATTR in trial.user_attrs:
-            ids.setdefault(trial.user_attrs[ARTIFACT_ATTR], trial.number)
+        artifact_id = TrialRecord.of(trial).model_artifact_id
+        if artifact_id is not None:  # any value: a foreign one is checked before use
+            ids.setdefault(artifact_id, trial.number)
     return ids
 
 

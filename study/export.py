@@ -36,7 +36,8 @@ from study.files import discard, json_text, rename_into_place, temporary_path
 from study.paths import check_writable_folder
 from study.provenance import cpu_model, versions
 from study.results import best_trial_or_none
-from study.storage import load_lenet_study
+from study.storage import load_lenet_study, manifest_of
+from study.trial_record import TrialRecord
 
 MODEL_NAME = "best_model.keras"
 RECORD_NAME = "best_model.json"
@@ -60,7 +61,7 @@ def fetch_trial_model(
     trial: FrozenTrial, store: FileSystemArtifactStore, destination: Path
 ) -> None:
     """Copies the trial's best-epoch model from the artifact store to ``destination``."""
-    artifact_id = trial.user_attrs.get("model_artifact_id")
+    artifact_id = TrialRecord.of(trial).model_artifact_id
     if artifact_id is None:
         raise StudyError(f"trial {trial.number} kept no model file; rerun the study to make one")
     try:
@@ -121,16 +122,19 @@ def export_best(
             temporary.update({FILES[name]: path for name, path in files.items()})
             convert(tmp_model, files, representative_images(data.x_train))
             figures = score(model, tmp_model, files, data.x_test, data.y_test)
-        manifest = study.user_attrs.get("manifest", {})
+        manifest = manifest_of(study)
+        stored = TrialRecord.of(trial)
         names = {"keras": MODEL_NAME, **FILES}
         record = {
             "study_name": study.study_name,
             "trial_number": trial.number,
             "params": trial.params,
             "val_accuracy": trial.value,
-            "best_epoch": trial.user_attrs.get("best_epoch"),
+            "best_epoch": stored.best_epoch,
             # Trained on; a .keras file loads on either backend.
-            "backend": trial.user_attrs.get("backend", manifest.get("backend", "tensorflow")),
+            "backend": manifest.get("backend", "tensorflow")
+            if stored.backend is None
+            else stored.backend,
             "n_params": model.count_params(),
             "sha256": sha256,
             "model_file": MODEL_NAME,

@@ -18,6 +18,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from study.errors import StudyError
+from study.trial_record import Failed, TrialRecord
 
 _RERUN = "then run the same command again to resume the study"
 # OSError numbers that mean "the file system refuses", as opposed to a bug of ours.
@@ -39,12 +40,17 @@ class EnvironmentFault(StudyError):
     """The disk or the database failed under a running study; the message says what to do.
 
     Attributes:
-        reason: the short cause recorded on the interrupted trial (user attribute ``end``).
+        end: the short cause recorded as the interrupted trial's end.
     """
 
-    def __init__(self, message: str, reason: str) -> None:
+    def __init__(self, message: str, end: Failed) -> None:
         super().__init__(message)
-        self.reason = reason
+        self.end = end
+
+    @property
+    def reason(self) -> str:
+        """The end as the trial stores it: ``failed: ...``."""
+        return str(self.end)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -86,23 +92,23 @@ def describe(exc: BaseException, where: str, lock_timeout: float) -> Environment
             return EnvironmentFault(
                 f"the storage {where} stayed locked by another process for over "
                 f"{lock_timeout:g} s; let that process finish or stop it, {_RERUN}",
-                "failed: the storage stayed locked",
+                Failed("the storage stayed locked"),
             )
         if "readonly" in lowered or "read-only" in lowered:
             return EnvironmentFault(
                 f"the storage {where} is read-only ({text}); make the database file and its "
                 f"folder writable, {_RERUN}, or pass another --storage",
-                "failed: the storage is read-only",
+                Failed("the storage is read-only"),
             )
         if "disk is full" in lowered or "no space left" in lowered:
             return EnvironmentFault(
                 f"no space left for the storage {where} ({text}); free some space, {_RERUN}",
-                "failed: no space left for the storage",
+                Failed("no space left for the storage"),
             )
         return EnvironmentFault(
             f"cannot write to the storage {where}: {text.splitlines()[0] if text else '?'}; "
             f"check the database, {_RERUN}",
-            "failed: the storage could not be written",
+            Failed("the storage could not be written"),
         )
     for cause in _causes(exc):
         if isinstance(cause, OSError) and cause.errno is not None:
@@ -111,29 +117,29 @@ def describe(exc: BaseException, where: str, lock_timeout: float) -> Environment
                 return EnvironmentFault(
                     f"no space left on the device to write{name} ({cause.strerror}); "
                     f"free some space, {_RERUN}",
-                    "failed: no space left on the device",
+                    Failed("no space left on the device"),
                 )
             if cause.errno in _READ_ONLY:
                 return EnvironmentFault(
                     f"cannot write{name}: {cause.strerror}; make the results folder writable, "
                     f"{_RERUN}, or pass another --results-dir",
-                    f"failed: cannot write a file ({cause.strerror})",
+                    Failed(f"cannot write a file ({cause.strerror})"),
                 )
             if cause.errno == errno.EIO:
                 return EnvironmentFault(
                     f"cannot write{name}: {cause.strerror}; check the disk, {_RERUN}",
-                    f"failed: {cause.strerror}",
+                    Failed(str(cause.strerror)),
                 )
     return None  # another OSError (a missing file, ...) is not the environment's: a bug
 
 
-def fail_trial(storage: BaseStorage, trial_id: int, reason: str) -> bool:
-    """Marks a still running trial failed with ``reason`` as its ``end``; False if the
+def fail_trial(storage: BaseStorage, trial_id: int, end: Failed) -> bool:
+    """Marks a still running trial failed with ``end`` as its end; False if the
     storage cannot be written (the trial then fails once its heartbeats are missed)."""
     try:
         if storage.get_trial(trial_id).state != TrialState.RUNNING:
             return True
-        storage.set_trial_user_attr(trial_id, "end", reason)
+        TrialRecord(end=end).write_stored(storage, trial_id)
         storage.set_trial_state_values(trial_id, TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
         return True  # another worker failed it first, as stale
@@ -190,7 +196,7 @@ class RunGuard:
                 if fault is None:
                     raise
                 with suppress(Exception):  # the storage itself failed: fail_trial retries
-                    trial.set_user_attr("end", fault.reason)
+                    TrialRecord(end=fault.end).write(trial)
                 raise fault from None
 
         return guarded
@@ -210,11 +216,11 @@ class RunGuard:
             if fault is None:
                 raise
             if self.trial_id is not None and not fail_trial(
-                self.storage, self.trial_id, fault.reason
+                self.storage, self.trial_id, fault.end
             ):
                 fault = EnvironmentFault(
                     f"{fault}; trial {self.trial_number} stays running until a later run "
                     "fails it for its missed heartbeats and reruns it",
-                    fault.reason,
+                    fault.end,
                 )
             raise fault from None

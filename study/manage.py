@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import TrialState
 
 from study.errors import UsageError
-from study.storage import open_existing_storage
+from study.storage import manifest_of, open_existing_storage
 from study.text import table as text_table
 
 
@@ -34,7 +34,7 @@ class StudyRow:
 
 
 def _created(summary: optuna.study.StudySummary) -> datetime | None:
-    text = summary.user_attrs.get("manifest", {}).get("created")
+    text = manifest_of(summary).get("created")
     if text:
         try:
             return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z")

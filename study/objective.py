@@ -30,9 +30,9 @@ from lenet import (
     train,
 )
 from study.memory import status_mib
-from study.results import OVER_BUDGET_END
 from study.space import SearchSpace, default_space, suggest, to_configs
 from study.storage import METRIC
+from study.trial_record import Completed, Failed, OverBudget, Pruned, TrialRecord
 
 BUDGET_CONSTRAINT = "params_over_budget"  # parameters above [limits] max_params; <= 0 fits
 
@@ -72,25 +72,24 @@ class Objective:
             {**self.space.fixed, **suggest(trial, self.space)}, self.base_model, self.base_train
         )
         n_params = count_params(model_config)
-        trial.set_user_attr("n_params", n_params)
+        TrialRecord(n_params=n_params).write(trial)
         if self.space.max_params is not None:
             # A constraint, not just a pruned trial: TPE ranks infeasible trials by how far
             # over they are, so it learns where the budget ends (Optuna's constrained TPE).
             if self.tell_budget:
                 trial.set_constraint(BUDGET_CONSTRAINT, n_params - self.space.max_params)
             if n_params > self.space.max_params:
-                trial.set_user_attr(
-                    "end",
-                    f"{OVER_BUDGET_END}: {n_params} parameters > {self.space.max_params}",
-                )
+                TrialRecord(end=OverBudget(n_params, self.space.max_params)).write(trial)
                 raise optuna.TrialPruned(f"{n_params} parameters over the budget")
         # Initial weights, dropout masks and shuffling differ per trial, yet are reproducible.
         train_config = replace(train_config, seed=self.base_train.seed + trial.number)
-        trial.set_user_attr("seed", train_config.seed)
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        trial.set_user_attr("backend", keras.backend.backend())
-        if train_config.warmup_epochs:  # read by the pruner (samplers.ScreenedStartup)
-            trial.set_user_attr("warmup_epochs", train_config.warmup_epochs)
+        TrialRecord(
+            seed=train_config.seed,
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+            backend=keras.backend.backend(),
+            # Read by the pruner (samplers.ScreenedStartup); none without a warm-up.
+            warmup_epochs=train_config.warmup_epochs or None,
+        ).write(trial)
         recorder = EpochRecorder()
         try:
             result = train(
@@ -106,20 +105,19 @@ class Objective:
             )
         except optuna.TrialPruned:
             _record(trial, recorder.history, recorder.seconds, None)
-            trial.set_user_attr("end", f"pruned at epoch {len(recorder.seconds)}")
+            TrialRecord(end=Pruned(len(recorder.seconds))).write(trial)
             raise
         except (TrainingDiverged, OutOfDeviceMemory) as exc:
             _record(trial, recorder.history, recorder.seconds, None)
-            trial.set_user_attr("end", f"failed: {exc}")
+            TrialRecord(end=Failed(str(exc))).write(trial)
             raise
         value = result.best_val_accuracy
         if not math.isfinite(value):
-            trial.set_user_attr("end", f"failed: val_accuracy is {value}")
+            TrialRecord(end=Failed(f"val_accuracy is {value}")).write(trial)
             raise TrainingDiverged(f"val_accuracy is {value}")
         _record(trial, result.history, result.seconds_per_epoch, result)
         validation = evaluate_model(result.model, self.splits.x_val, self.splits.y_val)
-        trial.set_user_attr("val_confusion", validation.confusion)
-        trial.set_user_attr("end", "completed")
+        TrialRecord(val_confusion=validation.confusion, end=Completed()).write(trial)
         if self.artifact_store is not None:
             save_trial_model(trial, result, self.artifact_store)
         return value
@@ -181,14 +179,15 @@ def _record(
     seconds: list[float],
     result: TrainResult | None,
 ) -> None:
-    trial.set_user_attr("history", history)
-    trial.set_user_attr("epochs_run", len(seconds))
-    trial.set_user_attr("seconds_per_epoch", sum(seconds) / len(seconds) if seconds else None)
-    # With the worker's host:pid, this shows whether a long-running worker's memory grows.
-    trial.set_user_attr("worker_rss_mib", round(status_mib("VmRSS"), 1))
-    if result is not None:
-        trial.set_user_attr("best_epoch", result.best_epoch)
-        trial.set_user_attr("n_params", result.model.count_params())
+    TrialRecord(
+        history=history,
+        epochs_run=len(seconds),
+        seconds_per_epoch=sum(seconds) / len(seconds) if seconds else None,
+        # With the worker's host:pid, this shows whether a long-running worker's memory grows.
+        worker_rss_mib=round(status_mib("VmRSS"), 1),
+        best_epoch=None if result is None else result.best_epoch,
+        n_params=None if result is None else result.model.count_params(),
+    ).write(trial)
 
 
 def save_trial_model(
@@ -210,7 +209,7 @@ def save_trial_model(
             artifact_id = upload_artifact(
                 artifact_store=written, file_path=str(path), study_or_trial=trial
             )
-            trial.set_user_attr("model_artifact_id", artifact_id)
+            TrialRecord(model_artifact_id=artifact_id).write(trial)
         except BaseException:
             for orphan in written.ids:
                 store.remove(orphan)

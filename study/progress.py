@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from optuna.trial import FrozenTrial, TrialState
 
 from study.masking import mask_url
-from study.results import over_budget, trained_epochs
+from study.results import trained_epochs
 from study.samplers import screen_note
 from study.settings import (
     DEFAULT_RESULTS_DIR,
@@ -20,6 +20,7 @@ from study.settings import (
     RunSettings,
 )
 from study.text import plural
+from study.trial_record import Failed, OverBudget, TrialRecord
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2  # RunSettings.verbosity: -q, neither, -v
 
@@ -35,11 +36,11 @@ def format_trial(trial: FrozenTrial) -> str:
         f"trial {trial.number:>3}  {trial.state.name:<8}  val_accuracy {value:>8}  "
         f"epochs {epochs:>2}  {seconds:6.1f} s"
     )
-    end = trial.user_attrs.get("end", "")
-    if end.startswith("failed"):
+    end = TrialRecord.of(trial).end
+    if isinstance(end, Failed):
         line += f"  {end}"
-    elif over_budget(trial):  # "epochs 0" alone puzzles
-        line += f"  {end.removeprefix('pruned ')}"
+    elif isinstance(end, OverBudget):  # "epochs 0" alone puzzles
+        line += f"  {end.note}"
     return line
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
+from study.storage import manifest_of
+
 if TYPE_CHECKING:
     from lenet import FashionMNIST
 
@@ -73,7 +75,7 @@ def provenance(
     study: optuna.Study, data: FashionMNIST | None, command: str, seeds: list[int]
 ) -> dict[str, Any]:
     """What produced the report: command, versions, CPU, data checksums, seeds."""
-    manifest = study.user_attrs.get("manifest", {})
+    manifest = manifest_of(study)
     now = versions()
     for package in REPORT_PACKAGES:
         try:

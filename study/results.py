@@ -8,6 +8,8 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from study.trial_record import OverBudget, TrialRecord
+
 _USER_COLUMNS = ("best_epoch", "epochs_run", "n_params", "seconds_per_epoch", "end")
 
 
@@ -21,16 +23,13 @@ def best_trial_or_none(study: optuna.Study) -> FrozenTrial | None:
 
 def trained_epochs(trial: FrozenTrial) -> int:
     """The epochs a trial trained: as its objective recorded them, else its reported values."""
-    return int(trial.user_attrs.get("epochs_run", len(trial.intermediate_values)))
-
-
-# How an over-budget trial's "end" note starts (study.objective): it never trained.
-OVER_BUDGET_END = "pruned before training"
+    epochs = TrialRecord.of(trial).epochs_run
+    return int(len(trial.intermediate_values) if epochs is None else epochs)
 
 
 def over_budget(trial: FrozenTrial) -> bool:
     """Whether the trial was pruned before training, its model over the parameter budget."""
-    return str(trial.user_attrs.get("end", "")).startswith(OVER_BUDGET_END)
+    return isinstance(TrialRecord.of(trial).end, OverBudget)
 
 
 def format_value(value: Any) -> str:
@@ -75,11 +74,11 @@ def summarize_best(study: optuna.Study) -> str:
     best = best_trial_or_none(study)
     if best is None:
         return f"{len(states)} trials ({counts}); none completed"
+    record = TrialRecord.of(best)
     params = ", ".join(f"{k}={format_value(v)}" for k, v in best.params.items())
     return (
         f"{len(states)} trials ({counts})\n"
         f"best: trial {best.number}, val_accuracy {best.value:.4f} "
-        f"at epoch {best.user_attrs.get('best_epoch')}, "
-        f"{best.user_attrs.get('n_params')} parameters\n"
+        f"at epoch {record.best_epoch}, {record.n_params} parameters\n"
         f"      {params}"
     )

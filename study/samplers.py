@@ -12,6 +12,7 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from study.settings import STARTUP_TRIALS
+from study.trial_record import TrialRecord
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("hyperband", "median", "none")
@@ -145,7 +146,7 @@ class ScreenedStartup(optuna.pruners.BasePruner):
             return True
         # A learning-rate warm-up's early accuracy says little (objective.PruningCallback), so
         # such a trial is screened at its first epoch after the warm-up.
-        step = max(self._step, trial.user_attrs.get("warmup_epochs", 0))
+        step = max(self._step, TrialRecord.of(trial).warmup_epochs or 0)
         if (
             trial.number >= self._trials
             or "fixed_params" in trial.system_attrs  # enqueued: a point the user trusts

@@ -30,6 +30,7 @@ METRIC = "val_accuracy"  # what every trial reports and the study maximizes
 MISSED_HEARTBEATS = 3  # a trial whose worker missed this many beats is failed and retried
 MAX_RETRY = 2  # a killed trial is rerun with the same parameters at most this often
 _CREATE_ATTEMPTS = 5
+MANIFEST_ATTR = "manifest"  # the study user attribute holding what the study was created with
 _MANIFEST_WAIT_SECONDS = 3.0  # a study another run created a moment ago gets its manifest
 
 # The trials a study's total counts: every one a worker has started. A waiting trial (enqueued,
@@ -151,8 +152,14 @@ def stored_manifest(storage: BaseStorage, study_name: str) -> dict[str, Any] | N
         study_id = storage.get_study_id_from_name(study_name)
     except KeyError:
         return None
-    manifest = storage.get_study_user_attrs(study_id).get("manifest")
+    manifest = storage.get_study_user_attrs(study_id).get(MANIFEST_ATTR)
     return dict(manifest) if isinstance(manifest, Mapping) else None
+
+
+def manifest_of(study: optuna.Study | optuna.study.StudySummary) -> dict[str, Any]:
+    """The manifest a study was created with; empty for a study without one."""
+    manifest = study.user_attrs.get(MANIFEST_ATTR)
+    return dict(manifest) if isinstance(manifest, Mapping) else {}
 
 
 def total_reached(started: int, total: int) -> str:
@@ -205,7 +212,7 @@ def create_or_load_study(
             "this run maximizes val_accuracy; choose another --study-name"
         )
     if created:
-        study.set_user_attr("manifest", dict(manifest))
+        study.set_user_attr(MANIFEST_ATTR, dict(manifest))
         with warnings.catch_warnings():  # experimental, and stable enough for a label
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names([METRIC])
@@ -273,7 +280,7 @@ def load_lenet_study(storage_url: str, study_name: str) -> optuna.Study:
         StudyError: no such storage or study, or a study this program did not create.
     """
     study = load_study(storage_url, study_name)
-    if not isinstance(study.user_attrs.get("manifest"), Mapping):
+    if not isinstance(study.user_attrs.get(MANIFEST_ATTR), Mapping):
         raise not_ours(study_name)
     return study
 

@@ -15,6 +15,7 @@ from optuna_dashboard import save_note, save_plotly_graph_object
 
 from study.curves import Curve, epoch_curves
 from study.results import format_value, live_trial
+from study.trial_record import TrialRecord
 
 CONFUSION_ID = "best-trial-val-confusion"  # overwritten whenever a new best trial completes
 # Plotly's default template adds ~8 kB of styling to every stored figure; the dashboard's
@@ -29,28 +30,28 @@ def curves_id(trial_number: int) -> str:
 
 def trial_note(trial: FrozenTrial) -> str:
     """The Markdown note of a finished trial: how it ended, its result and configuration."""
-    attrs = trial.user_attrs
-    end = attrs.get("end") or trial.state.name.lower()
+    record = TrialRecord.of(trial)
+    end = str(record.end or "") or trial.state.name.lower()
     lines = [f"### Trial {trial.number}: {end}", ""]
-    accuracies = attrs.get("history", {}).get("val_accuracy", [])
+    accuracies = (record.history or {}).get("val_accuracy", [])
     facts = []
     if accuracies:
-        best_epoch = attrs.get("best_epoch") or 1 + accuracies.index(max(accuracies))
+        best_epoch = record.best_epoch or 1 + accuracies.index(max(accuracies))
         facts.append(
             f"best val_accuracy **{max(accuracies):.4f}** at epoch {best_epoch} "
             f"of {len(accuracies)} run"
         )
-    if attrs.get("n_params") is not None:
-        facts.append(f"{attrs['n_params']:,} parameters")
-    if attrs.get("seconds_per_epoch") is not None:
-        facts.append(f"{attrs['seconds_per_epoch']:.1f} s per epoch")
+    if record.n_params is not None:
+        facts.append(f"{record.n_params:,} parameters")
+    if record.seconds_per_epoch is not None:
+        facts.append(f"{record.seconds_per_epoch:.1f} s per epoch")
     if facts:
         lines += [", ".join(facts), ""]
     lines += ["| parameter | value |", "| --- | --- |"]
     lines += [f"| {name} | {format_value(value)} |" for name, value in trial.params.items()]
-    if "seed" in attrs:
-        lines.append(f"| seed (training) | {attrs['seed']} |")
-    if attrs.get("model_artifact_id"):
+    if record.seed is not None:
+        lines.append(f"| seed (training) | {record.seed} |")
+    if record.model_artifact_id:
         lines += [
             "",
             f"Best-epoch model: `trial-{trial.number}.keras`, in this trial's artifacts.",
@@ -60,7 +61,7 @@ def trial_note(trial: FrozenTrial) -> str:
 
 def curves_figure(trial: FrozenTrial) -> go.Figure:
     """Loss and accuracy per epoch, training and validation, of one trial."""
-    history = trial.user_attrs.get("history", {})
+    history = TrialRecord.of(trial).history or {}
     curves = [
         Curve(panel=metric, name=key, values=history.get(key, []), line={"dash": dash})
         for metric in ("accuracy", "loss")
@@ -76,7 +77,9 @@ def confusion_figure(trial: FrozenTrial) -> go.Figure:
     # Imported here: lenet loads TensorFlow, which the dashboard command does not need.
     from lenet.data import CLASS_NAMES
 
-    counts = trial.user_attrs["val_confusion"]  # counts[true][predicted]
+    counts = TrialRecord.of(trial).val_confusion  # counts[true][predicted]
+    if counts is None:
+        raise ValueError(f"trial {trial.number} recorded no validation confusion matrix")
     figure = go.Figure(
         go.Heatmap(
             z=counts,
@@ -107,5 +110,6 @@ def record_trial(study: optuna.Study, trial: FrozenTrial) -> None:
     if trial.state != TrialState.COMPLETE:
         return
     save_plotly_graph_object(study, curves_figure(trial), graph_object_id=curves_id(trial.number))
-    if "val_confusion" in trial.user_attrs and study.best_trial.number == trial.number:
+    has_confusion = TrialRecord.of(trial).val_confusion is not None
+    if has_confusion and study.best_trial.number == trial.number:
         save_plotly_graph_object(study, confusion_figure(trial), graph_object_id=CONFUSION_ID)

@@ -21,6 +21,7 @@ from study.memory import reset_peak_rss, status_mib
 from study.objective import Objective
 from study.runner import run_study
 from study.settings import RunSettings
+from study.trial_record import TrialRecord
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def measure_pruned_study(settings: RunSettings) -> PrunedStudy:
     return PrunedStudy(
         pruner=settings.pruner,
         trials=len(trials),
-        epochs_trained=sum(int(t.user_attrs.get("epochs_run", 0)) for t in trials),
+        epochs_trained=sum(TrialRecord.of(t).epochs_run or 0 for t in trials),
         seconds=sum(t.duration.total_seconds() for t in trials if t.duration),
         best_val_accuracy=study.best_value,
     )

@@ -35,6 +35,7 @@ from study.files import write_json as write_json  # the CLI imports it from here
 from study.settings import PEERS_BUDGET, PEERS_QUICK_BUDGET, RunSettings, run_settings
 from study.space import SPACES_DIR
 from study.text import table
+from study.trial_record import TrialRecord
 
 FRACTIONS = (0.25, 0.5, 1.0)  # of the budget, at which the best so far is reported
 CONTENDERS = {
@@ -266,7 +267,9 @@ def _finished(trial: FrozenTrial, start: float) -> FinishedTrial | None:
     value = trial.value if trial.state == TrialState.COMPLETE else None
     if trial.state == TrialState.PRUNED and trial.intermediate_values:
         value = max(trial.intermediate_values.values())
-    epochs = trial.user_attrs.get("epochs_run", len(trial.intermediate_values))
+    epochs = TrialRecord.of(trial).epochs_run
+    if epochs is None:
+        epochs = len(trial.intermediate_values)
     seconds = trial.datetime_complete.timestamp() - start
     return FinishedTrial(seconds, value, int(epochs) if value is not None else 0)
 

@@ -28,6 +28,7 @@ from study.report.retrain import RetrainResult, RetrainRun
 from study.results import best_trial_or_none, over_budget, trained_epochs, trials_table
 from study.samplers import screen_note
 from study.settings import STARTUP_TRIALS
+from study.storage import manifest_of
 
 TOP_TRIALS = 10
 CONFUSED_PAIRS = 6
@@ -150,7 +151,7 @@ class Report:
 
 def study_facts(study: optuna.Study) -> StudyFacts:
     """Counts and compute of a study, from its storage."""
-    manifest = study.user_attrs.get("manifest", {})
+    manifest = manifest_of(study)
     protocol = manifest.get("protocol", {})
     trials = study.get_trials(deepcopy=False)
     by_state = {s: [t for t in trials if t.state == s] for s in TrialState}

@@ -22,7 +22,7 @@ from study.report.retrain import BASELINE_TRAIN, CACHE_FILE, RetrainSettings, re
 from study.report.summary import Report, summarize
 from study.results import best_trial_or_none
 from study.settings import DEFAULT_REPORT_SEEDS, DEFAULT_WORKERS
-from study.storage import load_lenet_study
+from study.storage import load_lenet_study, manifest_of
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def retrain_settings(
     best = best_trial_or_none(study)
     if best is None:
         return None
-    manifest = study.user_attrs.get("manifest", {})
+    manifest = manifest_of(study)
     epochs = options.epochs or int(
         manifest.get("protocol", {}).get("epochs", TrainConfig().epochs)
     )
