@@ -36,9 +36,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # TensorFlow's start-up chatter would hide our progress lines; its errors still show.
     quiet_tensorflow()
-    args = build_parser().parse_args(argv)
+    from study.commands.bench import section_argv
+
+    typed = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(section_argv(typed))
     args.started = started
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # what the report quotes
+    args.argv = typed  # what the report quotes
     import optuna
 
     # Progress lines are ours; Optuna's INFO lines ("A new study created...") repeat them.

@@ -39,10 +39,7 @@ DEFAULT_REPORT_SEEDS = 3  # `report`: retraining seeds per configuration
 DEFAULT_DASHBOARD_HOST = "127.0.0.1"  # local only: the dashboard has no login
 DEFAULT_DASHBOARD_PORT = 8080  # optuna-dashboard's own default
 FASHION_MNIST_TRAIN_IMAGES = 60_000  # the validation images are taken from these
-# `bench --section`: what a study costs; the other tuners; epoch speed on this backend; the
-# start-up of `predict` per exported format
-BENCH_SECTIONS = ("cost", "peers", "speed", "predict")
-PEERS_BUDGET = 1200.0  # `bench --section peers`: wall-clock seconds per contender
+PEERS_BUDGET = 1200.0  # `bench peers`: wall-clock seconds per contender
 PEERS_QUICK_BUDGET = 60.0  # the same with --quick: a smoke test, not evidence
 BENCH_ROUNDS = 3  # `bench` cost and speed: timed epochs per path, after a warm-up epoch each
 BENCH_QUICK_IMAGES = 2_048  # the same with --quick: images per epoch, a smoke test

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from study.commands.common import data_dir
+from study.bench.predict import PREDICT_QUICK_ROUNDS, PREDICT_ROUNDS
+from study.commands.common import Parser, data_dir
 from study.options import add_options, names, positive_float, positive_int
 
 # `bench --section peers` options that are `run`'s, passed on to RunSettings.
@@ -17,24 +18,30 @@ PEERS_FIELDS = (
 _PEERS_HELP = {
     "space_file": "search-space TOML, as in run (default: the preset's)",
     "epochs": "epochs per trial, KerasTuner's max_epochs (default: the preset's)",
-    "train_limit": "stratified training subset; speed: the first N training images per epoch "
-    "(default: all)",
+    "train_limit": "stratified training subset (default: all)",
     "val_limit": "stratified validation subset (default: all)",
     "seed": "seeds the samplers, the split and training (default: {default.seed})",
     "workers": "our worker processes, as in run (default: {default.workers}); KerasTuner runs one",
     "startup_trials": "our TPE's random start-up trials, as in run (default: "
     "{default.startup_trials})",
 }
-# The bench options that belong to some sections: the flag of each, and those sections.
-SECTION_FLAGS = {
-    "budget_seconds": ("--budget", ("peers",)), "preset": ("--preset", ("peers",)),
-    "space_file": ("--space", ("peers",)), "epochs": ("--epochs", ("peers",)),
-    "train_limit": ("--train-limit", ("peers", "speed")), "val_limit": ("--val-limit", ("peers",)),
-    "seed": ("--seed", ("peers",)), "workers": ("--workers", ("peers",)),
-    "contenders": ("--contenders", ("peers",)), "rounds": ("--rounds", ("speed", "predict")),
-    "export_dir": ("--export", ("predict",)),
-    "startup_trials": ("--startup-trials", ("peers",)),
-}  # fmt: skip
+
+
+class _SectionParser(Parser):
+    """A ``bench`` section's parser: an option of another section is named as such."""
+
+    sections: dict[str, argparse.ArgumentParser]  # every section's (add_parser shares one)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = super().parse_known_args(args, namespace)
+        for word in extras:
+            flag = word.split("=", 1)[0]
+            owners = [
+                name for name, p in self.sections.items() if flag in p._option_string_actions
+            ]
+            if owners:
+                self.error(f"{flag}: only with bench {' or bench '.join(owners)}")
+        return parsed, extras
 
 
 def add_parser(commands: Any) -> None:
@@ -42,7 +49,6 @@ def add_parser(commands: Any) -> None:
         BENCH_QUICK_IMAGES,
         BENCH_QUICK_ROUNDS,
         BENCH_ROUNDS,
-        BENCH_SECTIONS,
         PEERS_BUDGET,
         PEERS_QUICK_BUDGET,
         RunSettings,
@@ -50,29 +56,38 @@ def add_parser(commands: Any) -> None:
 
     bench = commands.add_parser(
         "bench",
-        help="measure training speed, trial overhead, workers, pruning and memory; with "
-        "--section peers, compare our search with random search and KerasTuner; with "
-        "--section speed, time epochs on this backend (TensorFlow or JAX)",
+        help="measure training speed, trial overhead, workers, pruning and memory (cost); "
+        "compare our search with random search and KerasTuner (peers); time epochs on this "
+        "backend, TensorFlow or JAX (speed); time predict per exported format (predict)",
     )
-    bench.add_argument(
-        "--section",
-        choices=BENCH_SECTIONS,
-        default="cost",
-        help="cost: what a study costs on this machine (about 11 minutes, TensorFlow); peers: "
-        "our study, random search and KerasTuner's Hyperband, each for --budget seconds; "
-        "speed: seconds per epoch of plain model.fit and of our training paths, on the "
-        "backend Keras runs on (default: %(default)s)",
+    sections = bench.add_subparsers(
+        dest="section",
+        required=True,
+        parser_class=_SectionParser,
+        help="what to measure (without one: cost)",
     )
-    bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    data_dir(bench)
-    bench.add_argument(
-        "--quick",
-        action="store_true",
-        help="every figure on a few thousand images (a minute); peers: run's --quick data "
-        f"and epochs, {PEERS_QUICK_BUDGET:.0f} s per contender; speed: {BENCH_QUICK_IMAGES:,} "
-        f"images, {BENCH_QUICK_ROUNDS} round",
+    every: dict[str, argparse.ArgumentParser] = {}
+
+    def section(name: str, help: str, quick: str) -> Any:
+        parser = sections.add_parser(name, help=help, description=help)
+        parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+        data_dir(parser)
+        parser.add_argument("--quick", action="store_true", help=quick)
+        parser.set_defaults(handler=command, run=SECTIONS[name])
+        parser.sections, every[name] = every, parser
+        return parser
+
+    section(
+        "cost",
+        "what a study costs on this machine: training speed, trial overhead, workers, pruning "
+        "and memory (about 11 minutes, TensorFlow)",
+        "every figure on a few thousand images (a minute)",
     )
-    peers = bench.add_argument_group("--section peers")
+    peers = section(
+        "peers",
+        "our study, random search and KerasTuner's Hyperband, each for --budget seconds",
+        f"run's --quick data and epochs, {PEERS_QUICK_BUDGET:.0f} s per contender",
+    )
     peers.add_argument(
         "--budget",
         type=positive_float,
@@ -93,14 +108,33 @@ def add_parser(commands: Any) -> None:
         help="the study's space and epochs, as in run (default: default)",
     )
     add_options(peers, RunSettings, PEERS_FIELDS, helps=_PEERS_HELP)
-    speed = bench.add_argument_group("--section speed (and --train-limit)")
+    speed = section(
+        "speed",
+        "seconds per epoch of plain model.fit and of our training paths, on the backend Keras "
+        "runs on",
+        f"{BENCH_QUICK_IMAGES:,} images, {BENCH_QUICK_ROUNDS} round",
+    )
+    speed.add_argument(
+        "--train-limit",
+        type=positive_int,
+        help="the first N training images per epoch (default: all)",
+    )
     speed.add_argument(
         "--rounds",
         type=positive_int,
-        help=f"timed epochs per path, after a warm-up epoch each (default: {BENCH_ROUNDS}); "
-        "predict: timed runs per format (default: 5)",
+        help=f"timed epochs per path, after a warm-up epoch each (default: {BENCH_ROUNDS})",
     )
-    bench.add_argument_group("--section predict (and --rounds)").add_argument(
+    predict = section(
+        "predict",
+        "the wall time of `lenet-study predict` on one test image, per exported format",
+        f"{PREDICT_QUICK_ROUNDS} timed run per format",
+    )
+    predict.add_argument(
+        "--rounds",
+        type=positive_int,
+        help=f"timed runs per format (default: {PREDICT_ROUNDS})",
+    )
+    predict.add_argument(
         "--export",
         type=Path,
         dest="export_dir",
@@ -108,27 +142,31 @@ def add_parser(commands: Any) -> None:
         help="a folder of `export --format keras,onnx,litert` (default: RESULTS_DIR/STUDY_NAME "
         "of the default study)",
     )
-    bench.set_defaults(handler=command)
+
+
+def section_argv(argv: list[str]) -> list[str]:
+    """``argv`` with the older ``bench --section NAME`` spelled ``bench NAME``, and a bare
+    ``bench`` as ``bench cost``; any other command line as it is."""
+    if not argv or argv[0] != "bench":
+        return argv
+    rest = argv[1:]
+    for index, word in enumerate(rest):
+        if word == "--section" and index + 1 < len(rest):
+            return ["bench", rest[index + 1], *rest[:index], *rest[index + 2 :]]
+        if word.startswith("--section="):
+            return ["bench", word.split("=", 1)[1], *rest[:index], *rest[index + 1 :]]
+    if rest and (rest[0] in SECTIONS or rest[0] in ("-h", "--help")):
+        return argv
+    return ["bench", "cost", *rest]
 
 
 def command(args: argparse.Namespace) -> int:
-    from study.errors import UsageError
     from study.paths import check_writable_file
 
-    foreign: dict[tuple[str, ...], list[str]] = {}
-    for name, (flag, sections) in SECTION_FLAGS.items():
-        if getattr(args, name) is not None and args.section not in sections:
-            foreign.setdefault(sections, []).append(flag)
-    if foreign:
-        raise UsageError(
-            "; ".join(
-                f"{', '.join(flags)}: only with --section {' or '.join(sections)}"
-                for sections, flags in foreign.items()
-            )
-        )
     if args.json:
         check_writable_file(args.json, "JSON file")  # before minutes of measuring
-    return SECTIONS[args.section](args)
+    code: int = args.run(args)
+    return code
 
 
 def _cost(args: argparse.Namespace) -> int:
@@ -172,13 +210,7 @@ def _speed(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from study.bench.predict import (
-        PREDICT_QUICK_ROUNDS,
-        PREDICT_ROUNDS,
-        render,
-        run_predict_bench,
-        write_json,
-    )
+    from study.bench.predict import render, run_predict_bench, write_json
     from study.paths import study_folder
     from study.settings import DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME
 
