@@ -11,7 +11,7 @@ from lenet.data import CLASS_NAMES
 from lenet.saving import is_blank, prepare_image
 
 
-class BlankImage(ValueError):
+class NoGarment(ValueError):
     """An image with no contrast: no garment to classify, so no guess is made."""
 
 
@@ -25,10 +25,10 @@ def classify_file(model: Any, path: str | os.PathLike[str], top: int) -> list[tu
     """The ``top`` classes ``model`` (anything with Keras' ``predict``) sees in image ``path``.
 
     Raises:
-        BlankImage: the image shows no garment; the message says so.
+        NoGarment: the image shows no garment; the message says so.
         ValueError: the file is not an image ``prepare_image`` can read; the message says why.
     """
     image = prepare_image(path)
     if is_blank(image):
-        raise BlankImage(f"{path} shows no garment (no contrast); not classified")
+        raise NoGarment(f"{path} shows no garment (no contrast); not classified")
     return rank(model.predict(image[None], verbose=0)[0], top)

@@ -26,7 +26,7 @@ def add_parser(commands: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from lenet.predict import BlankImage, classify_file
+    from lenet import NoGarment, classify_file
     from lenet.runtime import load_any_model
 
     model = load_any_model(args.model)  # .onnx, .tflite: no Keras
@@ -35,7 +35,7 @@ def command(args: argparse.Namespace) -> int:
     for path in args.images:
         try:
             ranked = classify_file(model, path, args.top)
-        except BlankImage as exc:
+        except NoGarment as exc:
             print(f"lenet-study: warning: {exc}", file=sys.stderr)
         except ValueError as exc:
             print(f"lenet-study: error: {exc}", file=sys.stderr)

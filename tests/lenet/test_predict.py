@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from lenet.data import CLASS_NAMES
-from lenet.predict import BlankImage, classify_file, rank
+from lenet.predict import NoGarment, classify_file, rank
 
 
 class _Fixed:
@@ -45,7 +45,7 @@ def test_a_blank_image_is_not_classified(tmp_path):
     path = tmp_path / "grey.png"
     Image.fromarray(np.full((28, 28), 128, dtype=np.uint8)).save(path)
     model = _Fixed(PROBABILITIES)
-    with pytest.raises(BlankImage, match="shows no garment"):
+    with pytest.raises(NoGarment, match="shows no garment"):
         classify_file(model, path, 3)
     assert model.seen == []
 
