@@ -193,12 +193,8 @@ def add_options(
 
 def given_options(settings_class: type, args: argparse.Namespace) -> dict[str, Any]:
     """The options of ``settings_class`` that ``args`` holds a value for."""
-    present = (getattr(args, name, None) for name in option_names(settings_class))
-    return {
-        name: value
-        for name, value in zip(option_names(settings_class), present, strict=True)
-        if value is not None
-    }
+    values = {name: getattr(args, name, None) for name in option_names(settings_class)}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def options_argv(settings: Any, leave_out: Iterable[str] = ()) -> list[str]:
