@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the same names, eagerly, so that mypy checks their users
     from lenet.errors import DataError, ModelFileError
     from lenet.evaluate import Evaluation, evaluate_model, summarize_predictions
     from lenet.model import ModelConfig, build_model, count_params
+    from lenet.predict import NoGarment, classify_file
     from lenet.saving import is_blank, load_model, prepare_image
     from lenet.session import clear_session
     from lenet.training import (
@@ -43,6 +44,8 @@ _HOMES = {
     "ModelConfig": "lenet.model",
     "build_model": "lenet.model",
     "count_params": "lenet.model",
+    "NoGarment": "lenet.predict",
+    "classify_file": "lenet.predict",
     "is_blank": "lenet.saving",
     "load_model": "lenet.saving",
     "prepare_image": "lenet.saving",
@@ -67,12 +70,14 @@ __all__ = [
     "FashionMNIST",
     "ModelConfig",
     "ModelFileError",
+    "NoGarment",
     "OutOfDeviceMemory",
     "Splits",
     "TrainConfig",
     "TrainResult",
     "TrainingDiverged",
     "build_model",
+    "classify_file",
     "clear_session",
     "compile_model",
     "count_params",

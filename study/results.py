@@ -65,6 +65,12 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
     return frame[[c for c in keep if c in frame.columns]]
 
 
+def format_trials_table(table: pd.DataFrame) -> str:
+    """``trials_table`` for a terminal: a dash where a trial has no value (pruned)."""
+    shown = table.astype(object).where(table.notna(), "-")  # a pruned trial has no value
+    return str(shown.to_string(index=False)) if len(table) else "no trials yet"
+
+
 def summarize_best(study: optuna.Study) -> str:
     """A few lines on the best trial, or why there is none."""
     states = [t.state for t in study.trials]

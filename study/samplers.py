@@ -11,11 +11,9 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
-from study.settings import STARTUP_TRIALS
+from study.settings import PRUNERS, SAMPLERS, STARTUP_TRIALS
 from study.trial_record import TrialRecord
 
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("hyperband", "median", "none")
 # Recorded in the study's manifest, so that every trial's draws can be traced to a seed.
 SEED_RULE = "numpy.random.SeedSequence([study seed, trial number]).generate_state(1)[0]"
 

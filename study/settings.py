@@ -7,10 +7,23 @@ from pathlib import Path
 from typing import Any
 
 from study.errors import UsageError
+from study.options import (
+    comma_joined,
+    no_option,
+    non_negative_int,
+    option,
+    positive_float,
+    positive_int,
+    switches,
+)
+from study.options import devices as device_list
+from study.options import seed as seed_number
 from study.paths import check_study_name
 from study.space import SPACES_DIR, SearchSpace, default_space, load_space
 
 PRESETS = ("default", "quick", "accurate")
+SAMPLERS = ("tpe", "random")  # `run --sampler`; study.samplers makes them
+PRUNERS = ("hyperband", "median", "none")  # `run --pruner`
 DEFAULT_RESULTS_DIR = Path("results")
 DEFAULT_STUDY_NAME = "lenet5-fashion-mnist"
 # Worker processes of `run --workers`, each with its share of the cores: LeNet-5's small ops
@@ -26,14 +39,16 @@ DEFAULT_REPORT_SEEDS = 3  # `report`: retraining seeds per configuration
 DEFAULT_DASHBOARD_HOST = "127.0.0.1"  # local only: the dashboard has no login
 DEFAULT_DASHBOARD_PORT = 8080  # optuna-dashboard's own default
 FASHION_MNIST_TRAIN_IMAGES = 60_000  # the validation images are taken from these
-# `bench --section`: what a study costs; the other tuners; epoch speed on this backend; the
-# start-up of `predict` per exported format
-BENCH_SECTIONS = ("cost", "peers", "speed", "predict")
-PEERS_BUDGET = 1200.0  # `bench --section peers`: wall-clock seconds per contender
+PEERS_BUDGET = 1200.0  # `bench peers`: wall-clock seconds per contender
 PEERS_QUICK_BUDGET = 60.0  # the same with --quick: a smoke test, not evidence
 BENCH_ROUNDS = 3  # `bench` cost and speed: timed epochs per path, after a warm-up epoch each
 BENCH_QUICK_IMAGES = 2_048  # the same with --quick: images per epoch, a smoke test
 BENCH_QUICK_ROUNDS = 1
+
+
+# A worker process' storage URL: in its environment, never on its command line, which `ps`
+# shows every local user (a PostgreSQL URL holds the password).
+STORAGE_ENV = "LENET_STUDY_STORAGE"
 
 
 def default_storage(results_dir: Path = DEFAULT_RESULTS_DIR) -> str:
@@ -44,31 +59,158 @@ def default_storage(results_dir: Path = DEFAULT_RESULTS_DIR) -> str:
 class RunSettings:
     """One ``lenet-study run``: what to optimize, where to store it, how long."""
 
-    study_name: str = DEFAULT_STUDY_NAME
-    storage: str | None = None  # SQLAlchemy URL; default: SQLite in results_dir
-    results_dir: Path = DEFAULT_RESULTS_DIR  # model artifacts, exports and reports
-    n_trials: int | None = 20  # trials this run adds; None: until timeout or max_trials
-    max_trials: int | None = None  # stop once the study has started this many, all workers'
-    timeout: float | None = None  # seconds; stop starting trials after this
-    epochs: int = 10  # per trial (the pruner's max resource)
-    sampler: str = "tpe"
-    pruner: str = "hyperband"
-    startup_trials: int = STARTUP_TRIALS  # TPE's random draws before it models the results
-    # The start-up trials train past this epoch only while they lead; 0: in full
-    startup_epochs: int = 2
-    seed: int = 0  # sampler, data split and per-trial training seeds
-    val_size: int = 10_000  # validation images taken from the 60,000 training images
-    train_limit: int | None = None  # stratified subset of the training images (smoke runs)
-    val_limit: int | None = None  # stratified subset of the validation images (smoke runs)
-    data_dir: Path | None = None
-    workers: int = DEFAULT_WORKERS  # processes on this machine sharing the trials and cores
-    threads: int | None = None  # CPU threads per worker; None: cores / workers
-    heartbeat_interval: int = 10  # seconds; a dead worker's trial fails after 3 missed beats
-    trials_per_process: int | None = DEFAULT_TRIALS_PER_PROCESS  # None: all in one process
-    space_file: Path | None = None  # search-space TOML; None: study/spaces/default.toml
-    verbosity: int = 1  # 0 (-q): errors and the summary; 2 (-v): a line per epoch too
-    backend: str | None = None  # Keras backend; None: KERAS_BACKEND or ~/.keras/keras.json
-    devices: tuple[int, ...] | None = None  # GPUs the workers take in turn; None: all visible
+    # Each field is declared once, with its `run` option: flag, parser and help (the help's
+    # {default}, {quick}, {accurate} are those presets' settings; see study.options).
+    storage: str | None = option(  # SQLAlchemy URL; default: SQLite in results_dir
+        None,
+        "--storage",
+        "SQLAlchemy URL of the study storage (default: sqlite:///RESULTS_DIR/lenet-study.db)",
+    )
+    results_dir: Path = option(  # model artifacts, exports and reports
+        DEFAULT_RESULTS_DIR,
+        "--results-dir",
+        "models, exports and reports (default: {default.results_dir})",
+        type=Path,
+    )
+    study_name: str = option(
+        DEFAULT_STUDY_NAME, "--study-name", "the study's name (default: {default.study_name})"
+    )
+    n_trials: int | None = option(  # trials this run adds; None: until timeout or max_trials
+        20,
+        "--n-trials",
+        "trials to add (default: {default.n_trials}; --quick: {quick.n_trials}; "
+        "--preset accurate: {accurate.n_trials})",
+        type=positive_int,
+    )
+    max_trials: int | None = option(  # stop once the study has started this many, all workers'
+        None,
+        "--max-trials",
+        "stop once the study has started this many trials in all, every worker's and every "
+        "earlier run's (without --n-trials: the only trial limit); give each worker of a study "
+        "on several machines the same N",
+        type=positive_int,
+        metavar="N",
+    )
+    timeout: float | None = option(  # seconds; stop starting trials after this
+        None,
+        "--timeout",
+        "seconds from the command's start, loading included; no new trial after them "
+        "(default: no time limit)",
+        type=positive_float,
+    )
+    epochs: int = option(  # per trial (the pruner's max resource)
+        10,
+        "--epochs",
+        "epochs per trial (default: {default.epochs}; --quick: {quick.epochs}; "
+        "--preset accurate: {accurate.epochs})",
+        type=positive_int,
+    )
+    sampler: str = option(
+        "tpe",
+        "--sampler",
+        "how trials choose their parameters (default: {default.sampler})",
+        choices=SAMPLERS,
+    )
+    pruner: str = option(
+        "hyperband",
+        "--pruner",
+        "how unpromising trials are stopped early (default: {default.pruner})",
+        choices=PRUNERS,
+    )
+    startup_trials: int = option(  # TPE's random draws before it models the results
+        STARTUP_TRIALS,
+        "--startup-trials",
+        "the sampler's first trials, drawn at random before TPE models the results "
+        "(TPE's n_startup_trials; default: {default.startup_trials})",
+        type=non_negative_int,
+    )
+    startup_epochs: int = option(  # the start-up trials train past it only while they lead
+        2,
+        "--startup-epochs",
+        "with a pruner, the sampler's first trials (random draws) train past this epoch only "
+        "while they lead; 0 trains them in full (default: {default.startup_epochs})",
+        type=non_negative_int,
+    )
+    seed: int = option(  # sampler, data split and per-trial training seeds
+        0,
+        "--seed",
+        "seeds the sampler, the validation split and training (default: {default.seed})",
+        type=seed_number,
+    )
+    val_size: int = no_option(  # validation images taken from the 60,000 training images
+        10_000, "fixed, so that every study's values are comparable"
+    )
+    data_dir: Path | None = option(None, "--data-dir", "{data_dir_help}", type=Path)
+    train_limit: int | None = option(  # stratified subset of the training images (smoke runs)
+        None,
+        "--train-limit",
+        "use a stratified subset of this many training images (default: all "
+        "{train_images:,}; --quick: {quick.train_limit:,})",
+        type=positive_int,
+    )
+    val_limit: int | None = option(  # stratified subset of the validation images (smoke runs)
+        None,
+        "--val-limit",
+        "use a stratified subset of this many validation images (default: all "
+        "{default.val_size:,}; --quick: {quick.val_limit:,})",
+        type=positive_int,
+    )
+    workers: int = option(  # processes on this machine sharing the trials and cores
+        DEFAULT_WORKERS,
+        "--workers",
+        "worker processes on this machine, sharing the trials and the cores "
+        "(default: {default.workers})",
+        type=positive_int,
+    )
+    threads: int | None = option(  # CPU threads per worker; None: cores / workers
+        None,
+        "--threads",
+        "TensorFlow CPU threads per worker (default: the cores divided among the workers)",
+        type=positive_int,
+    )
+    heartbeat_interval: int = option(  # seconds; a dead worker's trial fails after 3 beats
+        10,
+        "--heartbeat",
+        "seconds between worker heartbeats; a trial whose worker died is failed after 3 "
+        "missed beats and retried (default: {default.heartbeat_interval})",
+        type=positive_int,
+        metavar="SECONDS",
+    )
+    trials_per_process: int | None = option(  # None: all in one process
+        DEFAULT_TRIALS_PER_PROCESS,
+        "--trials-per-process",
+        "start a fresh worker process after this many trials, which gives back the memory "
+        "TensorFlow keeps from trial to trial (default: {default.trials_per_process})",
+        type=positive_int,
+    )
+    backend: str | None = option(  # Keras backend; None: KERAS_BACKEND or ~/.keras/keras.json
+        None,
+        "--backend",
+        "Keras backend: tensorflow or jax (default: KERAS_BACKEND, ~/.keras/keras.json, "
+        "else tensorflow)",
+    )
+    devices: tuple[int, ...] | None = option(  # GPUs the workers take in turn; None: all
+        None,
+        "--devices",
+        "GPUs the workers take in turn, several workers per GPU allowed "
+        "(default: every visible GPU; none: the CPU)",
+        type=device_list,
+        metavar="0,1",
+        spell=comma_joined,
+    )
+
+    space_file: Path | None = option(  # search-space TOML; None: study/spaces/default.toml
+        None,
+        "--space",
+        "search-space TOML (default: study/spaces/default.toml; "
+        "--preset accurate: study/spaces/accurate.toml)",
+        type=Path,
+    )
+    verbosity: int = switches(  # 0 (-q): errors and the summary; 2 (-v): a line per epoch too
+        1,
+        (("-v", "--verbose"), 2, "also a line per epoch of every trial"),
+        (("-q", "--quiet"), 0, "print only errors and the final summary"),
+    )
 
     def __post_init__(self) -> None:
         check_study_name(self.study_name)  # `run` refuses a name no one could type back
@@ -143,3 +285,16 @@ def run_settings(preset: str, **given: Any) -> RunSettings:
     if "max_trials" in given:
         given.setdefault("n_trials", None)
     return RunSettings.preset(preset, **given)
+
+
+def help_context() -> dict[str, Any]:
+    """What the help templates of ``RunSettings``' options name besides ``default``."""
+    from lenet.data import DEBIAN_DATA_DIR, KERAS_CACHE_DIR
+
+    return {
+        "quick": RunSettings.quick(),
+        "accurate": RunSettings.accurate(),
+        "train_images": FASHION_MNIST_TRAIN_IMAGES - RunSettings().val_size,
+        "data_dir_help": "folder with the four *-ubyte.gz files (default: $LENET_DATA_DIR, "
+        f"then {KERAS_CACHE_DIR}, then {DEBIAN_DATA_DIR})",
+    }

@@ -25,9 +25,10 @@ from optuna.trial import FrozenTrial, TrialState
 from lenet import backends
 from study.devices import worker_environment
 from study.errors import UsageError
-from study.progress import VERBOSE, Progress, header
+from study.options import options_argv
+from study.progress import Progress, header
 from study.relay import WorkerLines, killed_line
-from study.settings import RunSettings
+from study.settings import STORAGE_ENV, RunSettings
 from study.storage import (
     MISSED_HEARTBEATS,
     manifest_of_existing,
@@ -101,39 +102,21 @@ def worker_settings(settings: RunSettings) -> list[RunSettings]:
     return [replace(settings, threads=threads, workers=1) for _ in range(settings.workers)]
 
 
-def to_argv(settings: RunSettings, worker_index: int = 0) -> list[str]:
-    """The ``lenet-study run`` arguments that reproduce ``settings`` in worker process
-    ``worker_index`` (its slot among this supervisor's workers)."""
-    options: dict[str, Any] = {
-        "--study-name": settings.study_name,
-        "--storage": settings.storage_url,
-        "--results-dir": settings.results_dir,
-        "--n-trials": settings.n_trials,
-        "--timeout": settings.timeout,
-        "--epochs": settings.epochs,
-        "--sampler": settings.sampler,
-        "--pruner": settings.pruner,
-        "--startup-trials": settings.startup_trials,
-        "--startup-epochs": settings.startup_epochs,
-        "--seed": settings.seed,
-        "--train-limit": settings.train_limit,
-        "--val-limit": settings.val_limit,
-        "--data-dir": settings.data_dir,
-        "--threads": settings.threads,
-        "--heartbeat": settings.heartbeat_interval,
-        "--space": settings.space_file,
-        "--max-trials": settings.max_trials,
-        # Not --devices: the supervisor gives each worker its GPU as CUDA_VISIBLE_DEVICES.
-        "--backend": settings.backend,
-    }
-    # A worker process runs its trials itself: it never supervises in turn.
-    argv = ["run", "--supervised", "--workers", "1", "--worker-index", str(worker_index)]
-    if settings.verbosity >= VERBOSE:
-        argv.append("--verbose")  # its epoch lines; its supervisor prints the rest
-    for flag, value in options.items():
-        if value is not None:
-            argv += [flag, str(value)]
-    return argv
+def to_argv(settings: RunSettings) -> list[str]:
+    """The ``lenet-study run`` arguments that reproduce ``settings`` in a worker process.
+
+    Every option but two: the storage URL, which may hold a password, goes in the worker's
+    environment (``worker_env``), and the GPUs go as its ``CUDA_VISIBLE_DEVICES``.
+    """
+    # A worker process runs its trials itself: it never supervises in turn. It prints its
+    # epoch lines with -v; its supervisor prints the rest, so it never needs -q.
+    worker = replace(settings, workers=1, verbosity=max(settings.verbosity, 1))
+    return ["run", "--supervised", *options_argv(worker, leave_out=("storage", "devices"))]
+
+
+def worker_env(settings: RunSettings) -> dict[str, str]:
+    """What a worker process of ``settings`` finds in its environment besides its GPU."""
+    return {STORAGE_ENV: settings.storage_url}
 
 
 def chunks(settings: RunSettings) -> Iterator[RunSettings]:
@@ -300,8 +283,8 @@ def run_workers(
                     continue
                 env = worker_environment(backend, devices, len(running), slot)
                 running[slot] = subprocess.Popen(
-                    [sys.executable, "-m", "study.cli", *to_argv(chunk, slot)],
-                    env={**os.environ, **env},
+                    [sys.executable, "-m", "study.cli", *to_argv(chunk)],
+                    env={**os.environ, **env, **worker_env(chunk)},
                     start_new_session=True,
                     preexec_fn=_die_with_parent,
                     stderr=subprocess.PIPE,

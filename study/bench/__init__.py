@@ -2,9 +2,9 @@
 
 ``throughput`` times epochs of plain ``model.fit`` against our training paths; ``measure``
 times trial start-up, pruning and memory; ``workers`` compares worker layouts; ``suite`` runs
-them in order and renders the table (``--section cost``, the default, on TensorFlow).
-``speed`` (``--section speed``) times epochs on whichever backend Keras runs on. ``peers``
-(``--section peers``) compares our search with random search and KerasTuner's Hyperband at
+them in order and renders the table (``bench cost``, the default, on TensorFlow).
+``speed`` (``bench speed``) times epochs on whichever backend Keras runs on. ``peers``
+(``bench peers``) compares our search with random search and KerasTuner's Hyperband at
 equal wall-clock budgets; ``keras_tuner_adapter`` runs KerasTuner on our space and training
 code.
 

@@ -1,4 +1,4 @@
-"""``lenet-study bench --section peers``: our search against the tuners Keras users know.
+"""``lenet-study bench peers``: our search against the tuners Keras users know.
 
 Three contenders, one after another, each with the same wall-clock budget, search space,
 epochs per trial, training and validation split, training code and machine:

@@ -1,4 +1,4 @@
-"""``lenet-study bench --section predict``: the wall time of ``predict`` on one image, per format.
+"""``lenet-study bench predict``: the wall time of ``predict`` on one image, per format.
 
 Each timing is a whole ``lenet-study predict`` process, start to exit, as a user sees it: for a
 ``.keras`` model that includes starting Keras and its backend; for ``.onnx`` and ``.tflite``

@@ -1,4 +1,4 @@
-"""``lenet-study bench --section speed``: seconds per epoch on the backend Keras runs on.
+"""``lenet-study bench speed``: seconds per epoch on the backend Keras runs on.
 
 The classic LeNet-5, batch 128: plain ``model.fit`` on NumPy arrays (the reference) against
 the path ``lenet.train`` takes here, and on JAX against its other path too (``model.fit`` on

@@ -112,9 +112,8 @@ def run_bench(
 
     if keras.backend.backend() != "tensorflow":
         raise UsageError(
-            f"bench's cost section measures the TensorFlow backend, not "
-            f"{keras.backend.backend()}: run it with KERAS_BACKEND=tensorflow, or time epochs "
-            "on this backend with --section speed"
+            f"bench cost measures the TensorFlow backend, not {keras.backend.backend()}: run "
+            "it with KERAS_BACKEND=tensorflow, or time epochs on this backend with bench speed"
         )
     out = log or sys.stderr
     started = time.perf_counter()

@@ -21,7 +21,7 @@ from lenet import ModelConfig, TrainConfig
 from study.settings import RunSettings
 from study.space import searchable_fields
 from study.storage import open_storage
-from study.workers import to_argv, worker_settings
+from study.workers import to_argv, worker_env, worker_settings
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,12 @@ def _run_workers(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "study.cli", *to_argv(worker, index)],
-            env=env,
+            [sys.executable, "-m", "study.cli", *to_argv(worker)],
+            env={**env, **worker_env(worker)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        for index, worker in enumerate(worker_settings(settings))
+        for worker in worker_settings(settings)
     ]
     for process in processes:
         _, err = process.communicate()

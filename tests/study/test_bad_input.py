@@ -251,8 +251,8 @@ CASES = [
     (["dashboard", "--port", "70000"], 2, "port number up to 65535"),
     (["report", "--seeds", "0"], 2, "positive integer"),
     (["bench", "--section", "peers", "--budget", "0"], 2, "positive number"),
-    (["bench", "--budget", "60"], 2, "--budget: only with --section peers"),
-    (["bench", "--startup-trials", "5"], 2, "--startup-trials: only with --section peers"),
+    (["bench", "--budget", "60"], 2, "--budget: only with bench peers"),
+    (["bench", "speed", "--startup-trials", "5"], 2, "--startup-trials: only with bench peers"),
     (["bench", *PEERS, "--contenders", "ours,grid"], 2, "contenders must be distinct names"),
 ]
 

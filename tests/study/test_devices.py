@@ -13,7 +13,7 @@ import pytest
 from study.cli import main
 from study.devices import check_devices, parse_devices, select_backend, worker_environment
 from study.errors import StudyError, UsageError
-from study.settings import RunSettings
+from study.settings import STORAGE_ENV, RunSettings
 
 TINY = ["--quick", "--n-trials", "2", "--epochs", "1", "--workers", "1"]
 
@@ -214,7 +214,7 @@ class _RecordedWorker:
 
         args = build_parser().parse_args(argv[3:])  # after `python -m study.cli`
         optuna.create_study(
-            study_name=args.study_name, storage=args.storage, load_if_exists=True
+            study_name=args.study_name, storage=env[STORAGE_ENV], load_if_exists=True
         )  # for the supervisor's summary
         _RecordedWorker.envs.append(env)
         self.returncode = 0

@@ -303,12 +303,16 @@ def test_bench_predict_times_each_format_in_its_own_process(exported, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["--section", "speed", "--export", "x"], 2, "--export: only with --section predict"),
-        (["--section", "predict", "--export", "nowhere"], 1, "run `lenet-study export --format"),
+        (["speed", "--export", "x"], 2, "--export: only with bench predict"),
+        (["predict", "--export", "nowhere"], 1, "run `lenet-study export --format"),
     ],
 )
 def test_bench_predict_refuses_bad_input(tmp_path, capsys, argv, code, message):
-    assert main(["bench", *argv, "--json", str(tmp_path / "b.json")]) == code
+    try:
+        exit_code = main(["bench", *argv, "--json", str(tmp_path / "b.json")])
+    except SystemExit as exc:  # argparse
+        exit_code = exc.code
+    assert exit_code == code
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "b.json").exists()

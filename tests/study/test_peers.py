@@ -133,8 +133,10 @@ def test_only_the_chosen_contenders_run_in_their_order(monkeypatch):
     [["--budget", "10"], ["--preset", "accurate"], ["--workers", "1"], ["--contenders", "ours"]],
 )
 def test_peers_options_without_the_peers_section_exit_2_before_any_work(flag, capsys):
-    assert main(["bench", *flag]) == 2
-    assert "only with --section peers" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as raised:
+        main(["bench", *flag])
+    assert raised.value.code == 2
+    assert f"{flag[0]}: only with bench peers" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -79,14 +79,17 @@ def test_speed_on_jax_never_imports_tensorflow(tmp_path, fresh_python):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--rounds", "2"], "--rounds: only with --section speed"),
-        (["--train-limit", "100"], "--train-limit: only with --section peers or speed"),
-        (["--section", "speed", "--budget", "10"], "--budget: only with --section peers"),
-        (["--section", "peers", "--rounds", "2"], "--rounds: only with --section speed"),
+        (["--rounds", "2"], "--rounds: only with bench speed or bench predict"),
+        (["--train-limit", "100"], "--train-limit: only with bench peers or bench speed"),
+        (["speed", "--budget", "10"], "--budget: only with bench peers"),
+        (["--section", "peers", "--rounds", "2"], "--rounds: only with bench speed"),
+        (["predict", "--train-limit=5"], "--train-limit: only with bench peers or bench speed"),
     ],
 )
 def test_options_of_another_section_exit_2_before_any_work(argv, message, capsys):
-    assert main(["bench", *argv]) == 2
+    with pytest.raises(SystemExit) as raised:
+        main(["bench", *argv])
+    assert raised.value.code == 2
     assert message in capsys.readouterr().err
 
 
@@ -95,4 +98,4 @@ def test_the_cost_section_on_another_backend_points_to_the_speed_section(monkeyp
     monkeypatch.setenv("KERAS_BACKEND", "jax")  # as in a process started on JAX
     assert main(["bench", "--quick"]) == 2
     err = capsys.readouterr().err
-    assert "KERAS_BACKEND=tensorflow" in err and "--section speed" in err
+    assert "KERAS_BACKEND=tensorflow" in err and "bench speed" in err

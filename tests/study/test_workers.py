@@ -19,7 +19,7 @@ import pytest
 from optuna.trial import TrialState
 
 from study.cli import main
-from study.settings import RunSettings
+from study.settings import STORAGE_ENV, RunSettings
 from study.storage import StudyError, open_storage
 from study.workers import to_argv, worker_settings
 
@@ -53,8 +53,8 @@ def test_worker_command_line_round_trips_the_settings():
         startup_trials=4,
         startup_epochs=0,
     )
-    args = build_parser().parse_args(to_argv(settings, worker_index=2))
-    assert (args.n_trials, args.max_trials, args.threads, args.worker_index) == (3, 9, 1, 2)
+    args = build_parser().parse_args(to_argv(settings))
+    assert (args.n_trials, args.max_trials, args.threads) == (3, 9, 1)
     assert (args.startup_trials, args.startup_epochs) == (4, 0)
     assert args.supervised  # whatever --workers says, a worker does not start workers
     assert (args.train_limit, args.val_limit, args.epochs) == (5000, 1000, 2)
@@ -314,26 +314,32 @@ def test_ctrl_c_reaches_every_worker_once_and_leaves_no_trial_running(tmp_path):
 
 
 class _FakeWorker:
-    """A worker process stand-in for ``run_workers``: worker 0 is fast, worker 1 slow.
+    """A worker process stand-in for ``run_workers``: slot 0 is fast, slot 1 slow.
 
-    Worker 0's process adds its trials (as many as its run and the study's total allow) as it
-    starts and has ended by the first poll; worker 1's process adds none and is still busy
+    Slot 0's processes add their trials (as many as the run and the study's total allow) as
+    they start and have ended by the first poll; slot 1's process adds none and is still busy
     for its first 20 polls (4 s of the supervisor's 0.2 s loop).
     """
 
     started: ClassVar[list[int]] = []
     timeouts: ClassVar[list[float | None]] = []  # each process's --timeout
 
-    def __init__(self, argv: list[str], **kwargs: object) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], **kwargs: object) -> None:
         from study.cli import build_parser
 
         args = build_parser().parse_args(argv[3:])  # after `python -m study.cli`
-        self.index, self.polls, self.returncode = args.worker_index, 0, None
+        # The supervisor starts slot 0, then slot 1, whose first process stays busy; every
+        # later process is therefore slot 0's.
+        self.index = 1 if len(_FakeWorker.started) == 1 else 0
+        self.polls, self.returncode = 0, None
         _FakeWorker.started.append(self.index)
         _FakeWorker.timeouts.append(args.timeout)
         if self.index == 0:
             study = optuna.create_study(
-                study_name=STUDY, storage=args.storage, direction="maximize", load_if_exists=True
+                study_name=STUDY,
+                storage=env[STORAGE_ENV],
+                direction="maximize",
+                load_if_exists=True,
             )
             for _ in range(min(args.n_trials, args.max_trials - len(study.trials))):
                 study.add_trial(optuna.trial.create_trial(value=0.5))
@@ -485,12 +491,10 @@ class _LockingWorker:
     """A worker process stand-in that holds the database locked for its first 10 polls, as a
     worker's long write would, then adds its trial and ends."""
 
-    def __init__(self, argv: list[str], **kwargs: object) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], **kwargs: object) -> None:
         import sqlite3
 
-        from study.cli import build_parser
-
-        self.url = build_parser().parse_args(argv[3:]).storage
+        self.url = env[STORAGE_ENV]
         path = self.url.removeprefix("sqlite:///")
         self.holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.holder.execute("BEGIN EXCLUSIVE")
