@@ -366,6 +366,14 @@ def test_a_worker_takes_on_more_trials_while_the_other_is_busy(tmp_path, monkeyp
     assert sorted(_FakeWorker.started) == [0, 0, 0, 1]
 
 
+def _created_as_run_creates_it(settings: RunSettings) -> None:
+    """The study with its manifest, as a real worker's first trial leaves it: the stand-in
+    workers only add trials, and a study without a manifest is refused."""
+    from study.runner import run_study
+
+    run_study(replace(settings, max_trials=0), out=io.StringIO())
+
+
 def test_no_worker_is_started_for_a_trial_nobody_would_run(tmp_path, monkeypatch, capsys):
     import study.workers
 
@@ -373,6 +381,7 @@ def test_no_worker_is_started_for_a_trial_nobody_would_run(tmp_path, monkeypatch
     monkeypatch.setattr(_FakeWorker, "started", [])
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     settings = RunSettings(storage=url, n_trials=1, results_dir=tmp_path)
+    _created_as_run_creates_it(settings)
     assert study.workers.run_workers(replace(settings, workers=3)) == 0
     assert _FakeWorker.started == [0]  # one trial to run: one worker, not three
     # The total reached, none at all.
@@ -390,6 +399,7 @@ def test_the_timeout_counts_from_the_commands_start_in_every_process(tmp_path, m
     monkeypatch.setattr(_FakeWorker, "timeouts", [])
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     settings = RunSettings.quick(storage=url, results_dir=tmp_path, n_trials=1, timeout=60)
+    _created_as_run_creates_it(settings)
     # 20 s after the command started, a worker gets at most the 40 s left...
     study.workers.run_workers(settings, since=time.monotonic() - 20)
     assert len(_FakeWorker.timeouts) == 1 and 38 < _FakeWorker.timeouts[0] <= 40
@@ -520,8 +530,8 @@ def test_the_supervisor_waits_out_a_locked_database(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(study.storage, "SQLITE_TIMEOUT_SECONDS", 0.1)
     monkeypatch.setattr(study.workers.subprocess, "Popen", _LockingWorker)
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    optuna.create_study(study_name=STUDY, storage=url, direction="maximize")
     settings = RunSettings(storage=url, n_trials=1, results_dir=tmp_path, workers=1)
+    _created_as_run_creates_it(settings)
     # Its polls of the storage meet the lock for 2 s; they wait, they do not fail.
     assert study.workers.run_workers(replace(settings, trials_per_process=1)) == 0
     assert "Traceback" not in capsys.readouterr().err
