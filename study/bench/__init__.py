@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BenchReport", "BenchSizes", "render", "run_bench", "write_json"]
+__all__ = ["BenchReport", "BenchSizes", "render", "run_bench"]
 
 
 def __getattr__(name: str) -> Any:

@@ -31,7 +31,6 @@ from typing import Any, TextIO
 from optuna.trial import FrozenTrial, TrialState
 
 from study.errors import StudyError, UsageError
-from study.files import write_json as write_json  # the CLI imports it from here
 from study.settings import PEERS_BUDGET, PEERS_QUICK_BUDGET, RunSettings, run_settings
 from study.space import SPACES_DIR
 from study.text import table

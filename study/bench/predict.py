@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from study.errors import StudyError, UsageError
-from study.files import write_json as write_json  # the CLI imports it from here
 from study.text import plural, table
 
 # Format -> file in an export folder (`export --format keras,onnx,litert`).

@@ -17,7 +17,6 @@ from typing import Any, TextIO
 
 from study.bench.throughput import BATCH_SIZE, Throughput, measure_throughput
 from study.errors import UsageError
-from study.files import write_json as write_json  # the CLI imports it from here
 from study.settings import BENCH_QUICK_IMAGES, BENCH_QUICK_ROUNDS, BENCH_ROUNDS
 from study.text import plural, table
 

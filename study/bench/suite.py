@@ -26,7 +26,6 @@ from study.bench.budget import Budget, measure_budget
 from study.bench.measure import Pruning, TrialCosts, measure_pruning, measure_trial_costs
 from study.bench.throughput import BATCH_SIZE, Throughput, measure_throughput
 from study.bench.workers import Parallel, measure_parallel
-from study.files import write_json as write_json  # the CLI imports it from here
 from study.provenance import machine
 from study.settings import (
     BENCH_QUICK_IMAGES,

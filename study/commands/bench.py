@@ -170,7 +170,8 @@ def command(args: argparse.Namespace) -> int:
 
 
 def _cost(args: argparse.Namespace) -> int:
-    from study.bench import BenchSizes, render, run_bench, write_json
+    from study.bench import BenchSizes, render, run_bench
+    from study.files import write_json
 
     report = run_bench(BenchSizes.quick() if args.quick else BenchSizes(), args.data_dir)
     print(render(report))
@@ -181,7 +182,8 @@ def _cost(args: argparse.Namespace) -> int:
 
 
 def _peers(args: argparse.Namespace) -> int:
-    from study.bench.peers import peers_settings, render, run_peers, write_json
+    from study.bench.peers import peers_settings, render, run_peers
+    from study.files import write_json
 
     given = {name: getattr(args, name) for name in PEERS_FIELDS}
     given = {name: value for name, value in given.items() if value is not None}
@@ -198,7 +200,8 @@ def _peers(args: argparse.Namespace) -> int:
 
 
 def _speed(args: argparse.Namespace) -> int:
-    from study.bench.speed import render, run_speed, speed_settings, write_json
+    from study.bench.speed import render, run_speed, speed_settings
+    from study.files import write_json
 
     settings = speed_settings(args.quick, args.train_limit, args.rounds)
     report = run_speed(settings, args.data_dir)
@@ -210,7 +213,8 @@ def _speed(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from study.bench.predict import render, run_predict_bench, write_json
+    from study.bench.predict import render, run_predict_bench
+    from study.files import write_json
     from study.paths import study_folder
     from study.settings import DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME
 

@@ -20,10 +20,10 @@ def add_parser(commands: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    import json
 
     from lenet import evaluate_model, load_fashion_mnist
     from lenet.runtime import load_any_model
+    from study.files import write_json
     from study.paths import check_writable_file
 
     if args.json:
@@ -34,7 +34,6 @@ def command(args: argparse.Namespace) -> int:
     print(f"{args.model} on the Fashion-MNIST test set")
     print(evaluation.table())
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(evaluation.to_dict(), indent=2) + "\n")
+        write_json(evaluation, args.json)
         print(f"wrote {args.json}")
     return 0

@@ -16,6 +16,7 @@ def add_parser(commands: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    from study.files import atomic_path
     from study.paths import check_writable_file
     from study.results import format_trials_table, trials_table
     from study.storage import load_study
@@ -27,6 +28,7 @@ def command(args: argparse.Namespace) -> int:
     print(format_trials_table(table))
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv, index=False)
+        with atomic_path(args.csv) as path:
+            table.to_csv(path, index=False)
         print(f"wrote {args.csv}")
     return 0
