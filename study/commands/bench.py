@@ -169,21 +169,26 @@ def command(args: argparse.Namespace) -> int:
     return code
 
 
-def _cost(args: argparse.Namespace) -> int:
-    from study.bench import BenchSizes, render, run_bench
+def _shown(text: str, report: Any, json_path: Path | None) -> int:
+    """Prints a section's table and, with ``--json``, writes its report; the exit code."""
     from study.files import write_json
 
-    report = run_bench(BenchSizes.quick() if args.quick else BenchSizes(), args.data_dir)
-    print(render(report))
-    if args.json:
-        write_json(report, args.json)
-        print(f"wrote {args.json}")
+    print(text)
+    if json_path:
+        write_json(report, json_path)
+        print(f"wrote {json_path}")
     return 0
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from study.bench import BenchSizes, render, run_bench
+
+    report = run_bench(BenchSizes.quick() if args.quick else BenchSizes(), args.data_dir)
+    return _shown(render(report), report, args.json)
 
 
 def _peers(args: argparse.Namespace) -> int:
     from study.bench.peers import peers_settings, render, run_peers
-    from study.files import write_json
 
     given = {name: getattr(args, name) for name in PEERS_FIELDS}
     given = {name: value for name, value in given.items() if value is not None}
@@ -192,40 +197,26 @@ def _peers(args: argparse.Namespace) -> int:
         preset, args.budget_seconds, args.contenders, data_dir=args.data_dir, **given
     )
     report = run_peers(settings)
-    print(render(report))
-    if args.json:
-        write_json(report, args.json)
-        print(f"wrote {args.json}")
-    return 0
+    return _shown(render(report), report, args.json)
 
 
 def _speed(args: argparse.Namespace) -> int:
     from study.bench.speed import render, run_speed, speed_settings
-    from study.files import write_json
 
     settings = speed_settings(args.quick, args.train_limit, args.rounds)
     report = run_speed(settings, args.data_dir)
-    print(render(report))
-    if args.json:
-        write_json(report, args.json)
-        print(f"wrote {args.json}")
-    return 0
+    return _shown(render(report), report, args.json)
 
 
 def _predict(args: argparse.Namespace) -> int:
     from study.bench.predict import render, run_predict_bench
-    from study.files import write_json
     from study.paths import study_folder
     from study.settings import DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME
 
     rounds = args.rounds or (PREDICT_QUICK_ROUNDS if args.quick else PREDICT_ROUNDS)
     folder = args.export_dir or study_folder(DEFAULT_RESULTS_DIR, DEFAULT_STUDY_NAME)
     report = run_predict_bench(folder, rounds, args.data_dir)
-    print(render(report))
-    if args.json:
-        write_json(report, args.json)
-        print(f"wrote {args.json}")
-    return 0
+    return _shown(render(report), report, args.json)
 
 
 SECTIONS = {"cost": _cost, "peers": _peers, "speed": _speed, "predict": _predict}
