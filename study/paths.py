@@ -26,6 +26,7 @@ _TAKEN = re.compile(r"(?i:artifacts|.*\.(db|sqlite3?)(-journal|-wal|-shm)?)|.*-[
 STUDY_FILES = (
     "best_model.keras", "best_model.json", "report.html", "report.pdf", "retrain.json",
     "report.es.html", "report.es.pdf",
+    "best_model.onnx", "best_model.tflite", "best_model.int8.tflite",
 )  # fmt: skip
 
 

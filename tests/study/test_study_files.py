@@ -119,8 +119,9 @@ def test_report_writes_only_its_page_into_the_studys_folder(template, snapshot, 
 
 def test_every_file_export_and_report_name_is_a_study_file(tmp_path):
     from study.export import MODEL_NAME, RECORD_NAME
+    from study.export_formats import FILES
     from study.report.retrain import CACHE_FILE
 
-    for name in (MODEL_NAME, RECORD_NAME, CACHE_FILE):
+    for name in (MODEL_NAME, RECORD_NAME, CACHE_FILE, *FILES.values()):
         being_written = temporary_path(tmp_path / name).name  # as study.files writes it
         assert is_study_file(name) and is_study_file(being_written)
