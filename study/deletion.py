@@ -28,8 +28,8 @@ from sqlalchemy.engine import make_url
 from study.artifacts import artifact_dir
 from study.errors import StudyError
 from study.masking import mask_url
-from study.paths import is_study_file, study_folder
-from study.storage import no_such_study, open_existing_storage
+from study.paths import folder_storage, is_study_file, study_folder
+from study.storage import no_such_study, open_existing_storage, storage_identity
 from study.text import plural
 from study.trial_record import TrialRecord
 
@@ -159,7 +159,7 @@ def _model_files(
 
 
 def _folder_files(
-    folder: Path, results_dir: Path, protected: _Ids
+    folder: Path, results_dir: Path, protected: _Ids, storage: str
 ) -> tuple[list[Path], Path | None, list[str]]:
     """The study folder's files to remove, the folder if that empties it, and what is kept."""
     st = _lstat(folder)
@@ -171,6 +171,9 @@ def _folder_files(
         return [], None, [f"{folder}: a file where the study's folder would be"]
     if folder.parent != results_dir or (st.st_dev, st.st_ino) in protected:
         return [], None, [f"{folder}: not a folder inside {results_dir}"]  # never, by its name
+    other = folder_storage(folder)
+    if other is not None and other != storage:
+        return [], None, [f"{folder}: the files of a study of the same name in {other}"]
     try:
         with os.scandir(folder) as listing:
             entries = sorted(listing, key=lambda entry: entry.name)
@@ -216,7 +219,10 @@ def plan_deletion(
     protected = _identities([results_dir, store, *_database_files(storage_url)])
     models, kept = _model_files(storage, study_name, store, protected)
     folder_files, folder, folder_kept = _folder_files(
-        study_folder(results_dir, study_name), results_dir, protected
+        study_folder(results_dir, study_name),
+        results_dir,
+        protected,
+        storage_identity(storage_url),
     )
     plan = Deletion(
         storage_url=storage_url,

@@ -33,7 +33,7 @@ from study.export_formats import (
     written_formats,
 )
 from study.files import discard, json_text, rename_into_place, temporary_path
-from study.paths import check_writable_folder
+from study.paths import check_folder_storage, check_writable_folder
 from study.provenance import cpu_model, versions
 from study.results import best_trial_or_none
 from study.storage import load_lenet_study, manifest_of
@@ -81,6 +81,7 @@ def export_best(
     out_dir: Path,
     formats: Sequence[str] = ("keras",),
     data_dir: Path | None = None,
+    storage: str | None = None,
 ) -> dict[str, Any]:
     """Writes ``best_model.keras`` and ``best_model.json`` for the study's best trial, and
     the other ``formats`` (``onnx``, ``litert``: see ``study.export_formats``).
@@ -99,6 +100,8 @@ def export_best(
     """
     trial = best_completed_trial(study)
     check_writable_folder(out_dir, "export folder")
+    if storage is not None:
+        check_folder_storage(out_dir, storage)
     check_installed(formats)
     data = load_fashion_mnist(data_dir) if len(formats) > 1 else None  # before any write
     created = not out_dir.exists()
@@ -127,6 +130,7 @@ def export_best(
         names = {"keras": MODEL_NAME, **FILES}
         record = {
             "study_name": study.study_name,
+            "storage": storage,  # storage_identity: which study of this name, no password
             "trial_number": trial.number,
             "params": trial.params,
             "val_accuracy": trial.value,

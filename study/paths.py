@@ -8,6 +8,7 @@ A study name is free text in Optuna's storage, but ``export`` and ``report`` wri
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -68,6 +69,34 @@ def study_folder_name(study_name: str) -> str:
 def study_folder(results_dir: Path, study_name: str) -> Path:
     """``results_dir / study_folder_name(study_name)``: always a child of ``results_dir``."""
     return results_dir / study_folder_name(study_name)
+
+
+def folder_storage(folder: Path) -> str | None:
+    """The storage that the export or report in ``folder`` came from, as their records name
+    it (``best_model.json``, ``retrain.json``); None if neither names one."""
+    for name in ("best_model.json", "retrain.json"):
+        try:
+            record = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and isinstance(record.get("storage"), str):
+            return str(record["storage"])
+    return None
+
+
+def check_folder_storage(folder: Path, storage: str) -> None:
+    """Refuses a folder whose files came from a study of the same name in another storage:
+    writing there would replace them, and deleting either study would take them.
+
+    Raises:
+        StudyError: the message names the other storage and what to pass instead.
+    """
+    other = folder_storage(folder)
+    if other is not None and other != storage:
+        raise StudyError(
+            f"{folder} holds the files of a study of the same name in another storage "
+            f"({other}); pass --out DIR, or another --results-dir"
+        )
 
 
 def is_study_file(name: str) -> bool:

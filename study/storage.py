@@ -51,6 +51,12 @@ def _engine_kwargs(parsed: sqlalchemy.engine.URL) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
+def storage_identity(url: str) -> str:
+    """One spelling per database, with no password: a SQLite file by its absolute path."""
+    path = sqlite_path(url)
+    return f"sqlite:///{path.resolve()}" if path is not None else mask_url(url)
+
+
 def check_storage(url: str) -> None:
     """Everything ``open_storage`` checks before it writes, writing nothing: the URL, the
     driver, a database of another program, and the folder a new SQLite file would go in.

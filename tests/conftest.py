@@ -47,9 +47,10 @@ def fresh_python() -> Callable[..., str]:
 
 
 @pytest.fixture(autouse=True)
-def _quick_tests_start_no_process(request, monkeypatch) -> None:
+def _quick_tests_start_no_process(request, monkeypatch, _seed) -> None:
     """A test not marked slow fails if it starts a process: `pytest -m "not slow"` stays quick.
-    (Fixtures of a wider scope are set up before this one and are not checked.)"""
+    (Fixtures of a wider scope are set up before this one and are not checked; nor is the
+    backend's first import, through ``_seed``, which may run a command of its own.)"""
     if request.node.get_closest_marker("slow"):
         return
 

@@ -33,12 +33,15 @@ def command(args: argparse.Namespace) -> int:
     from study.export import export_best
     from study.export_formats import parse_formats
     from study.paths import study_folder
-    from study.storage import load_lenet_study
+    from study.storage import load_lenet_study, storage_identity
 
     formats = parse_formats(args.format)  # a typo fails before the study is read
     study = load_lenet_study(storage_url(args), args.study_name)
     out = args.out or study_folder(args.results_dir, args.study_name)
-    record = export_best(study, artifact_store(args.results_dir), out, formats, args.data_dir)
+    storage = storage_identity(storage_url(args))
+    record = export_best(
+        study, artifact_store(args.results_dir), out, formats, args.data_dir, storage
+    )
     print(
         f"exported trial {record['trial_number']} (val_accuracy {record['val_accuracy']:.4f}, "
         f"{record['n_params']} parameters) to {out / 'best_model.keras'}"

@@ -209,9 +209,11 @@ def load_cached(path: Path, settings: RetrainSettings) -> RetrainResult | None:
     )
 
 
-def save(path: Path, result: RetrainResult) -> None:
-    """Writes the result as JSON, replacing the file only once it is complete."""
+def save(path: Path, result: RetrainResult, storage: str | None = None) -> None:
+    """Writes the result as JSON, replacing the file only once it is complete; ``storage``:
+    the study's ``storage_identity``, which delete-study and later writers check."""
     record = {
+        "storage": storage,
         "key": result.settings.key(),
         "settings": result.settings.to_dict(),
         "baseline": [asdict(run) for run in result.baseline],
@@ -229,6 +231,7 @@ def retrain_or_load(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     workers: int = 1,
+    storage: str | None = None,
 ) -> RetrainResult:
     """Returns the cached result for these settings, or retrains and caches it.
 
@@ -239,9 +242,10 @@ def retrain_or_load(
         force: retrain even if the cache matches.
         progress: gets one line per finished retraining run.
         workers: processes sharing the runs and the cores; 1: this process.
+        storage: the study's ``storage_identity``, recorded in the cache.
     """
     if not force and (cached := load_cached(cache, settings)) is not None:
         return cached
     result = retrain(settings, data, progress, workers)
-    save(cache, result)
+    save(cache, result, storage)
     return result

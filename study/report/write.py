@@ -12,7 +12,7 @@ from plotly.offline import get_plotlyjs
 
 from lenet import ModelConfig, TrainConfig, backends, load_fashion_mnist
 from study.files import write_atomic
-from study.paths import check_writable_folder
+from study.paths import check_folder_storage, check_writable_folder
 from study.report.exports import read_exports
 from study.report.language import DEFAULT_LANGUAGE, Language
 from study.report.pdf import find_chromium, print_pdf, static_export
@@ -22,7 +22,7 @@ from study.report.retrain import BASELINE_TRAIN, CACHE_FILE, RetrainSettings, re
 from study.report.summary import Report, summarize
 from study.results import best_trial_or_none
 from study.settings import DEFAULT_REPORT_SEEDS, DEFAULT_WORKERS
-from study.storage import load_lenet_study, manifest_of
+from study.storage import load_lenet_study, manifest_of, storage_identity
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,8 @@ def write_report(
     language = Language(options.lang)
     study = load_lenet_study(options.storage, options.study_name)
     check_writable_folder(options.out, "report folder")  # before an hour of retraining
+    storage = storage_identity(options.storage)
+    check_folder_storage(options.out, storage)
     if options.pdf:
         find_chromium()  # before any retraining: fail in a second, not after an hour
     data = load_fashion_mnist(options.data_dir)
@@ -117,6 +119,7 @@ def write_report(
             force=options.retrain,
             progress=progress,
             workers=default_workers(options.workers, backends.configured()),
+            storage=storage,
         )
     report = summarize(study, retrained, data, options.command)
     report = replace(report, exports=read_exports(options.out, report.facts.best_number))
