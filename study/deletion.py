@@ -23,12 +23,12 @@ from pathlib import Path
 
 import optuna
 import sqlalchemy.exc
-from sqlalchemy.engine import make_url
 
 from study.artifacts import artifact_dir
 from study.errors import StudyError
 from study.masking import mask_url
-from study.paths import folder_storage, is_study_file, study_folder
+from study.paths import SQLITE_SIDECARS, folder_storage, is_study_file, study_folder
+from study.schema import first_line, sqlite_path
 from study.storage import no_such_study, open_existing_storage, storage_identity
 from study.text import plural
 from study.trial_record import TrialRecord
@@ -122,10 +122,8 @@ def _lstat(path: Path) -> os.stat_result | None:
 
 
 def _database_files(storage_url: str) -> list[Path]:
-    url = make_url(storage_url)
-    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
-        return []
-    return [Path(url.database + suffix) for suffix in ("", "-journal", "-wal", "-shm")]
+    path = sqlite_path(storage_url)
+    return [] if path is None else [Path(f"{path}{suffix}") for suffix in ("", *SQLITE_SIDECARS)]
 
 
 def _model_files(
@@ -248,8 +246,7 @@ def _delete_from_storage(plan: Deletion) -> None:
         storage = open_existing_storage(plan.storage_url)
         storage.delete_study(storage.get_study_id_from_name(plan.study_name))
     except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError) as exc:
-        cause = exc.__cause__ or exc
-        reason = str(getattr(cause, "orig", None) or cause).splitlines()[0]
+        reason = first_line(exc.__cause__ or exc, plan.storage_url)
         raise StudyError(f"cannot delete study {plan.study_name!r}: {reason}") from None
     except KeyError:
         raise StudyError(f"study {plan.study_name!r} was deleted meanwhile") from None

@@ -130,19 +130,19 @@ def check_writable_folder(folder: Path, what: str = "folder") -> None:
         raise StudyError(f"cannot write the {what} {folder}: {problem}")
 
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
-_SQLITE_SIDECARS = ("-journal", "-wal", "-shm")
+SQLITE_HEADER = b"SQLite format 3\x00"
+SQLITE_SIDECARS = ("-journal", "-wal", "-shm")  # the files beside a SQLite database
 
 
 def _is_database(path: Path) -> bool:
     """Whether ``path`` is a SQLite database or one of its journal files: never an output."""
-    for suffix in _SQLITE_SIDECARS:
+    for suffix in SQLITE_SIDECARS:
         if path.name.endswith(suffix) and path.name != suffix:
             path = path.with_name(path.name[: -len(suffix)])
             break
     try:
         with path.open("rb") as file:
-            return file.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
     except OSError:
         return False
 

@@ -20,6 +20,7 @@ from study.artifacts import artifact_store
 from study.devices import check_devices, gpu_count, worker_environment
 from study.errors import StudyError
 from study.faults import RunGuard, tolerate_missed_heartbeats
+from study.masking import mask_url
 from study.paths import check_writable_folder
 from study.progress import QUIET, VERBOSE, Progress, header, next_commands
 from study.provenance import versions
@@ -31,7 +32,6 @@ from study.storage import (
     check_storage,
     create_or_load_study,
     open_storage,
-    parse_storage_url,
     stored_manifest,
     total_reached,
     trials_started,
@@ -117,7 +117,7 @@ def run_study(
     tolerate_missed_heartbeats(storage)
     # From here, a full disk or a read-only or locked database ends the run with one line and
     # the interrupted trial failed (study.faults).
-    guard = RunGuard(storage, parse_storage_url(settings.storage_url).render_as_string())
+    guard = RunGuard(storage, mask_url(settings.storage_url))
     manifest = {
         "search_space": space.to_json(),
         "protocol": settings.protocol(),

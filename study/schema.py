@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from study.errors import StudyError, UsageError
 from study.masking import mask_url, scrub
+from study.paths import SQLITE_HEADER
 
 SQLITE_TIMEOUT_SECONDS = 60  # wait this long for another process' write lock
 # Every table of Optuna's schema. Optuna creates them, then its version row, then its revision,
@@ -91,7 +92,7 @@ def _wal_mode(path: Path) -> bool:
             header = file.read(20)
     except OSError:
         return False  # opening it reports the reason
-    return header.startswith(b"SQLite format 3\0") and header[18:20] == b"\2\2"
+    return header.startswith(SQLITE_HEADER) and header[18:20] == b"\2\2"
 
 
 def _engine(parsed: sqlalchemy.engine.URL) -> sqlalchemy.engine.Engine:
