@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # the same names, eagerly, so that mypy checks their users
     from lenet.data import CLASS_NAMES, FashionMNIST, Splits, load_fashion_mnist, train_val_split
     from lenet.errors import DataError, ModelFileError
     from lenet.evaluate import Evaluation, evaluate_model, summarize_predictions
-    from lenet.model import ModelConfig, build_model, count_params
+    from lenet.model import ModelConfig, build_model, count_macs, count_params
     from lenet.predict import NoGarment, classify_file
     from lenet.saving import is_blank, load_model, prepare_image
     from lenet.session import clear_session
@@ -43,6 +43,7 @@ _HOMES = {
     "summarize_predictions": "lenet.evaluate",
     "ModelConfig": "lenet.model",
     "build_model": "lenet.model",
+    "count_macs": "lenet.model",
     "count_params": "lenet.model",
     "NoGarment": "lenet.predict",
     "classify_file": "lenet.predict",
@@ -80,6 +81,7 @@ __all__ = [
     "classify_file",
     "clear_session",
     "compile_model",
+    "count_macs",
     "count_params",
     "epoch_trainer",
     "evaluate_model",

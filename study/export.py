@@ -133,7 +133,7 @@ def export_best(
             "storage": storage,  # storage_identity: which study of this name, no password
             "trial_number": trial.number,
             "params": trial.params,
-            "val_accuracy": trial.value,
+            "val_accuracy": trial.values[0],
             "best_epoch": stored.best_epoch,
             # Trained on; a .keras file loads on either backend.
             "backend": manifest.get("backend", "tensorflow")

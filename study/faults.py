@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import optuna
 import sqlalchemy.exc
@@ -20,6 +21,7 @@ from optuna.trial import TrialState
 from study.errors import StudyError
 from study.trial_record import Failed, TrialRecord
 
+T = TypeVar("T")  # what an objective returns: one value, or one per objective
 _RERUN = "then run the same command again to resume the study"
 # OSError numbers that mean "the file system refuses", as opposed to a bug of ours.
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -181,13 +183,11 @@ class RunGuard:
     trial_id: int | None = field(default=None, init=False)  # the trial being run, if any
     trial_number: int | None = field(default=None, init=False)
 
-    def objective(
-        self, objective: Callable[[optuna.Trial], float]
-    ) -> Callable[[optuna.Trial], float]:
+    def objective(self, objective: Callable[[optuna.Trial], T]) -> Callable[[optuna.Trial], T]:
         """``objective``, raising an ``EnvironmentFault`` with its reason recorded on the
         trial (when the storage still takes it) for a fault of the disk or the database."""
 
-        def guarded(trial: optuna.Trial) -> float:
+        def guarded(trial: optuna.Trial) -> T:
             self.trial_id, self.trial_number = trial._trial_id, trial.number
             try:
                 return objective(trial)

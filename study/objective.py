@@ -30,6 +30,8 @@ from lenet import (
     train,
 )
 from study.memory import status_mib
+from study.objectives import SINGLE, size_of
+from study.samplers import FrontReach
 from study.space import SearchSpace, default_space, suggest, to_configs
 from study.storage import METRIC
 from study.trial_record import Completed, Failed, OverBudget, Pruned, TrialRecord
@@ -53,6 +55,10 @@ class Objective:
         epoch_lines: where a line per finished epoch goes (``run -v``), if anywhere.
         tell_budget: tell the sampler each trial's distance to the parameter budget
             (``trial.set_constraint``); off, an over-budget trial is only pruned.
+        objectives: ``accuracy``, or ``accuracy`` and a size (``study.objectives``): then
+            each call returns the accuracy and the model's size.
+        front_pruner: with a size objective, what stops a trial early (``--pruner front``);
+            Optuna's pruners take one objective.
     """
 
     splits: Splits
@@ -63,8 +69,10 @@ class Objective:
     callbacks: Sequence[keras.callbacks.Callback] = ()
     epoch_lines: Callable[[str], None] | None = None
     tell_budget: bool = True
+    objectives: tuple[str, ...] = SINGLE
+    front_pruner: FrontReach | None = None
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         # Each trial builds new graphs; this frees the earlier ones (see lenet.session) and
         # runs the garbage collector, so no gc.collect() of our own.
         clear_session()
@@ -73,6 +81,7 @@ class Objective:
         )
         n_params = count_params(model_config)
         TrialRecord(n_params=n_params).write(trial)
+        size = size_of(self.objectives[1], model_config) if len(self.objectives) > 1 else None
         if self.space.max_params is not None:
             # A constraint, not just a pruned trial: TPE ranks infeasible trials by how far
             # over they are, so it learns where the budget ends (Optuna's constrained TPE).
@@ -97,7 +106,12 @@ class Objective:
                 train_config,
                 self.splits,
                 callbacks=[
-                    PruningCallback(trial, train_config.epochs, train_config.warmup_epochs),
+                    PruningCallback(
+                        trial,
+                        train_config.epochs,
+                        train_config.warmup_epochs,
+                        front=None if size is None else (self.front_pruner, size),
+                    ),
                     *self._epoch_lines(trial.number, train_config.epochs),
                     *self.callbacks,
                 ],
@@ -120,7 +134,7 @@ class Objective:
         TrialRecord(val_confusion=validation.confusion, end=Completed()).write(trial)
         if self.artifact_store is not None:
             save_trial_model(trial, result, self.artifact_store)
-        return value
+        return value if size is None else (value, float(size))
 
     def _epoch_lines(self, number: int, epochs: int) -> list[keras.callbacks.Callback]:
         return [] if self.epoch_lines is None else [EpochLines(self.epoch_lines, number, epochs)]
@@ -132,21 +146,41 @@ class PruningCallback(keras.callbacks.Callback):
     Never during a learning-rate warm-up, whose low early accuracy says little about the end
     (a pruner comparing it with constant-rate trials would cut every warm-up short), and not
     after the last epoch, which it only reports: the training is paid for by then.
+
+    With ``front`` (a ``FrontReach`` and the model's size), a trial of a multi-objective study,
+    which Optuna lets report nothing, keeps its curve here and asks that pruner instead.
     """
 
-    def __init__(self, trial: optuna.Trial, epochs: int, warmup_epochs: int = 0) -> None:
+    def __init__(
+        self,
+        trial: optuna.Trial,
+        epochs: int,
+        warmup_epochs: int = 0,
+        front: tuple[FrontReach | None, float] | None = None,
+    ) -> None:
         super().__init__()
         self.trial = trial
         self.epochs = epochs
         self.warmup_epochs = warmup_epochs
+        self.front = front
+        self.curve: list[float] = []
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if not logs or METRIC not in logs:
             return
-        self.trial.report(float(logs[METRIC]), step=epoch)
-        done = epoch + 1
-        if self.warmup_epochs < done < self.epochs and self.trial.should_prune():
+        value, done = float(logs[METRIC]), epoch + 1
+        if self.front is None:
+            self.trial.report(value, step=epoch)
+        else:
+            self.curve.append(value)
+        if self.warmup_epochs < done < self.epochs and self._should_prune():
             raise optuna.TrialPruned(f"pruned at epoch {done}")
+
+    def _should_prune(self) -> bool:
+        if self.front is None:
+            return self.trial.should_prune()
+        pruner, size = self.front
+        return pruner is not None and pruner.should_stop(self.trial.study, size, self.curve)
 
 
 class EpochLines(keras.callbacks.Callback):

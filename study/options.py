@@ -74,6 +74,15 @@ def devices(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def objectives(text: str) -> tuple[str, ...]:
+    from study.objectives import parse_objectives
+
+    try:
+        return parse_objectives(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--objectives: ")) from None
+
+
 def comma_joined(values: Iterable[object]) -> str:
     """``(0, 1)`` -> ``"0,1"``: how ``devices`` reads it back."""
     return ",".join(str(value) for value in values)

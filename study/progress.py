@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from optuna.trial import FrozenTrial, TrialState
@@ -25,18 +25,25 @@ from study.trial_record import Failed, OverBudget, TrialRecord
 QUIET, NORMAL, VERBOSE = 0, 1, 2  # RunSettings.verbosity: -q, neither, -v
 
 
-def format_trial(trial: FrozenTrial) -> str:
-    """One progress line: number, state, value, epochs run, seconds."""
+def format_trial(trial: FrozenTrial, sizes: bool = False) -> str:
+    """One progress line: number, state, value, epochs run, seconds; with ``sizes`` (a
+    study with a size objective), the model's parameters too."""
     seconds = trial.duration.total_seconds() if trial.duration else float("nan")
-    value = f"{trial.value:.4f}" if trial.value is not None else "-"
-    if trial.state == TrialState.PRUNED and trial.intermediate_values:
-        value = f"({max(trial.intermediate_values.values()):.4f})"
+    record = TrialRecord.of(trial)
+    value = f"{trial.values[0]:.4f}" if trial.values else "-"
+    curve = list(trial.intermediate_values.values()) or (record.history or {}).get(
+        "val_accuracy", []
+    )
+    if trial.state == TrialState.PRUNED and curve:
+        value = f"({max(curve):.4f})"
     epochs = trained_epochs(trial)
     line = (
         f"trial {trial.number:>3}  {trial.state.name:<8}  val_accuracy {value:>8}  "
         f"epochs {epochs:>2}  {seconds:6.1f} s"
     )
-    end = TrialRecord.of(trial).end
+    if sizes and record.n_params is not None:
+        line += f"  params {record.n_params:>7,}"
+    end = record.end
     if isinstance(end, Failed):
         line += f"  {end}"
     elif isinstance(end, OverBudget):  # "epochs 0" alone puzzles
@@ -74,6 +81,11 @@ def resumed_with_other(stored: Mapping[str, Any] | None, settings: RunSettings) 
     return "created with " + " and ".join(changes) if changes else None
 
 
+def objectives_note(objectives: Sequence[str]) -> str:
+    """``accuracy against params (Pareto front); ``: a header's words for a size objective."""
+    return f"accuracy against {objectives[1]} (Pareto front); "
+
+
 def header(
     settings: RunSettings, earlier_trials: int, stored: Mapping[str, Any] | None = None
 ) -> str:
@@ -89,6 +101,7 @@ def header(
         f"study {settings.study_name!r} in {mask_url(settings.storage_url)}: "
         f"{plural(earlier_trials, 'earlier trial')}; "
         f"{train:,} training and {val:,} validation images; "
+        f"{'' if len(settings.objectives) == 1 else objectives_note(settings.objectives)}"
         f"{plural(settings.epochs, 'epoch')} per trial, {settings.sampler} sampler, "
         f"{settings.pruner} pruner"
         f"{_screen(settings)}{workers}"
@@ -137,8 +150,10 @@ class Progress:
         out: TextIO | None = None,
         bar: bool | None = None,
         worker: bool = False,
+        sizes: bool = False,
     ) -> None:
         self.out = out or sys.stdout
+        self.sizes = sizes  # each trial line names its model's parameters
         self.worker = worker
         self.verbosity = verbosity
         self.total = total
@@ -172,17 +187,18 @@ class Progress:
             self._write(line)
 
     def trial(self, trial: FrozenTrial) -> None:
-        if trial.state == TrialState.COMPLETE and trial.value is not None:
-            self.best = trial.value if self.best is None else max(self.best, trial.value)
+        if trial.state == TrialState.COMPLETE and trial.values:
+            value = trial.values[0]
+            self.best = value if self.best is None else max(self.best, value)
         if self._bar is not None:
             if self.best is not None:
                 self._bar.set_postfix_str(f"best val_accuracy {self.best:.4f}", refresh=False)
             self._bar.update(1)
             # A failed trial's line says why; the bar alone would hide it.
             if self.verbosity >= VERBOSE or trial.state == TrialState.FAIL:
-                self._write(format_trial(trial))
+                self._write(format_trial(trial, self.sizes))
         elif self.verbosity > QUIET and not self.worker:
-            self._write(format_trial(trial))
+            self._write(format_trial(trial, self.sizes))
 
     def close(self) -> None:
         if self._bar is not None:

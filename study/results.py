@@ -14,11 +14,21 @@ _USER_COLUMNS = ("best_epoch", "epochs_run", "n_params", "seconds_per_epoch", "e
 
 
 def best_trial_or_none(study: optuna.Study) -> FrozenTrial | None:
-    """The completed trial with the highest value, or None while no trial has completed."""
-    try:
-        return study.best_trial
-    except ValueError:
-        return None
+    """The completed trial with the highest validation accuracy (in a study with a size
+    objective too, the most accurate point of its front), or None while none has completed."""
+    if len(study.directions) == 1:
+        try:
+            return study.best_trial
+        except ValueError:
+            return None
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    # The first of equals, as Optuna's best_trial: trials in number order, max keeps the first.
+    return max(completed, key=lambda t: t.values[0], default=None)
+
+
+def accuracy_of(trial: FrozenTrial) -> float | None:
+    """A trial's validation accuracy: its value, or its first value with a size objective."""
+    return trial.values[0] if trial.values else None
 
 
 def trained_epochs(trial: FrozenTrial) -> int:
@@ -80,11 +90,29 @@ def summarize_best(study: optuna.Study) -> str:
     best = best_trial_or_none(study)
     if best is None:
         return f"{len(states)} trials ({counts}); none completed"
+    if len(study.directions) > 1:
+        return f"{len(states)} trials ({counts})\n{summarize_front(study)}"
     record = TrialRecord.of(best)
     params = ", ".join(f"{k}={format_value(v)}" for k, v in best.params.items())
     return (
         f"{len(states)} trials ({counts})\n"
-        f"best: trial {best.number}, val_accuracy {best.value:.4f} "
+        f"{'best' if len(study.directions) == 1 else 'most accurate'}: trial {best.number}, "
+        f"val_accuracy {best.values[0]:.4f} "
         f"at epoch {record.best_epoch}, {record.n_params} parameters\n"
         f"      {params}"
     )
+
+
+def summarize_front(study: optuna.Study) -> str:
+    """A line on a multi-objective study's front: how many trials, from which to which."""
+    from study.objectives import pareto_front, study_objectives, trial_points
+    from study.storage import manifest_of
+
+    objectives = study_objectives(manifest_of(study))
+    front = pareto_front(trial_points(study, objectives))
+    size = objectives[1] if len(objectives) > 1 else "params"
+    ends = " to ".join(
+        f"trial {p.number} ({int(p.size):,} {size}, val_accuracy {p.accuracy:.4f})"
+        for p in (front[0], front[-1])[: len(front)]
+    )
+    return f"front: {len(front)} trials, from {ends}"

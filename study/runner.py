@@ -25,7 +25,7 @@ from study.paths import check_writable_folder
 from study.progress import QUIET, VERBOSE, Progress, header, next_commands
 from study.provenance import versions
 from study.results import best_trial_or_none, summarize_best
-from study.samplers import SEED_RULE, make_pruner, make_sampler
+from study.samplers import SEED_RULE, FrontReach, make_pruner, make_sampler
 from study.settings import RunSettings
 from study.storage import (
     STARTED,
@@ -99,8 +99,11 @@ def run_study(
     from lenet import OutOfDeviceMemory, TrainConfig, TrainingDiverged, set_threads
     from study.objective import Objective
 
+    several = len(settings.objectives) > 1
     if progress is None:
-        progress = Progress(settings.n_trials, settings.verbosity, out or sys.stdout, bar=False)
+        progress = Progress(
+            settings.n_trials, settings.verbosity, out or sys.stdout, bar=False, sizes=several
+        )
     if settings.threads is not None:
         set_threads(settings.threads)
     space = settings.search_space()  # first: a bad space file fails before anything starts
@@ -119,6 +122,7 @@ def run_study(
     # the interrupted trial failed (study.faults).
     guard = RunGuard(storage, mask_url(settings.storage_url))
     manifest = {
+        "objectives": list(settings.objectives),
         "search_space": space.to_json(),
         "protocol": settings.protocol(),
         "data": checksums,
@@ -145,6 +149,8 @@ def run_study(
             space=space,
             artifact_store=store,
             epoch_lines=progress.epoch if settings.verbosity >= VERBOSE else None,
+            objectives=settings.objectives,
+            front_pruner=FrontReach() if settings.pruner == "front" else None,
         )
 
         def report_trial(study: optuna.Study, trial: FrozenTrial) -> None:
@@ -208,7 +214,9 @@ def run(
         return 0
     backend = settings.backend or backends.configured()
     devices = check_devices(settings.devices, gpu_count(backend))
-    progress = Progress(settings.n_trials, settings.verbosity, out)
+    progress = Progress(
+        settings.n_trials, settings.verbosity, out, sizes=len(settings.objectives) > 1
+    )
     if settings.workers > 1 or settings.recycles:
         from study.storage import load_study
         from study.workers import check_worker_count, run_workers

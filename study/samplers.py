@@ -11,7 +11,7 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
-from study.settings import PRUNERS, SAMPLERS, STARTUP_TRIALS
+from study.settings import PRUNERS, SAMPLERS, SINGLE_OBJECTIVE_PRUNERS, STARTUP_TRIALS
 from study.trial_record import TrialRecord
 
 # Recorded in the study's manifest, so that every trial's draws can be traced to a seed.
@@ -97,7 +97,7 @@ def make_pruner(
         pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
     elif name == "median":
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
-    elif name == "none":
+    elif name in ("none", "front"):  # front decides in the objective (FrontReach)
         return optuna.pruners.NopPruner()
     else:
         raise ValueError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}")
@@ -114,7 +114,8 @@ def screen_note(
 ) -> str:
     """``, start-up screened at epoch 2`` when the start-up screen can stop a trial, else ``""``
     (no pruner, no start-up trials, or no epoch after the screen to save)."""
-    if pruner == "none" or not startup_trials or not 0 < startup_epochs < epochs:
+    screens = pruner in SINGLE_OBJECTIVE_PRUNERS  # make_pruner wraps only these
+    if not screens or not startup_trials or not 0 < startup_epochs < epochs:
         return ""
     return f", start-up screened at epoch {startup_epochs}"
 
@@ -162,3 +163,47 @@ class ScreenedStartup(optuna.pruners.BasePruner):
             for other in study.get_trials(deepcopy=False)
             if other.number < trial.number and step in other.intermediate_values
         )
+
+
+class FrontReach:
+    """The ``front`` pruner of a study with a size objective: stops a trial that cannot reach
+    the front at its size.
+
+    Optuna's pruners take one reported value per step and a multi-objective trial cannot
+    report one, so this decides from the trial's own best accuracy so far and the completed
+    trials' curves (their ``history``). After each epoch, a trial goes on only if its best
+    accuracy so far, plus the most any completed trial gained after the same epoch, still
+    reaches the best accuracy of the completed trials no larger than it. A trial smaller than
+    every completed one is never stopped: it is on the front by size alone. Nothing is
+    stopped before ``min_trials`` trials have completed.
+    """
+
+    def __init__(self, min_trials: int = 5) -> None:
+        if min_trials < 1:
+            raise ValueError(f"min_trials must be a positive integer, got {min_trials}")
+        self.min_trials = min_trials
+
+    def should_stop(self, study: optuna.Study, size: float, curve: Sequence[float]) -> bool:
+        """Whether to stop a trial of ``size`` whose validation accuracies so far are
+        ``curve`` (one per finished epoch)."""
+        if not curve:
+            return False
+        done = len(curve)
+        completed = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.values is not None and len(t.values) > 1
+        ]
+        if len(completed) < self.min_trials:
+            return False
+        target = max((t.values[0] for t in completed if t.values[1] <= size), default=None)
+        if target is None:
+            return False
+        gains = []
+        for t in completed:
+            history = (TrialRecord.of(t).history or {}).get("val_accuracy", [])
+            if len(history) > done:
+                gains.append(max(history) - max(history[:done]))
+        if not gains:  # no completed trial trained longer: nothing says what is left to gain
+            return False
+        return max(curve) + max(gains) < target

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from study.errors import UsageError
+from study.objectives import SINGLE
 from study.options import (
     comma_joined,
     no_option,
@@ -17,13 +18,16 @@ from study.options import (
     switches,
 )
 from study.options import devices as device_list
+from study.options import objectives as objective_list
 from study.options import seed as seed_number
 from study.paths import check_study_name
 from study.space import SPACES_DIR, SearchSpace, default_space, load_space
 
-PRESETS = ("default", "quick", "accurate")
+PRESETS = ("default", "quick", "accurate", "pareto")
 SAMPLERS = ("tpe", "random")  # `run --sampler`; study.samplers makes them
-PRUNERS = ("hyperband", "median", "none")  # `run --pruner`
+PRUNERS = ("hyperband", "median", "front", "none")  # `run --pruner`
+# Optuna's pruners compare one reported value; a study with a size objective has two.
+SINGLE_OBJECTIVE_PRUNERS = ("hyperband", "median")
 DEFAULT_RESULTS_DIR = Path("results")
 DEFAULT_STUDY_NAME = "lenet5-fashion-mnist"
 # Worker processes of `run --workers`, each with its share of the cores: LeNet-5's small ops
@@ -105,16 +109,28 @@ class RunSettings:
         "--preset accurate: {accurate.epochs})",
         type=positive_int,
     )
+    objectives: tuple[str, ...] = option(  # None given: the space file's, else accuracy
+        None,
+        "--objectives",
+        "what the study optimizes: accuracy (validation), or accuracy and the model's size, "
+        "accuracy,params or accuracy,macs, for a Pareto front (default: the space file's "
+        "objectives, else accuracy; --preset pareto: accuracy,params)",
+        type=objective_list,
+        metavar="accuracy[,params|macs]",
+        spell=comma_joined,
+    )
     sampler: str = option(
         "tpe",
         "--sampler",
         "how trials choose their parameters (default: {default.sampler})",
         choices=SAMPLERS,
     )
-    pruner: str = option(
-        "hyperband",
+    pruner: str = option(  # None given: hyperband, or front with a size objective
+        None,
         "--pruner",
-        "how unpromising trials are stopped early (default: {default.pruner})",
+        "how unpromising trials are stopped early; front, for a study with a size objective, "
+        "stops a trial that cannot reach the front at its size (default: hyperband, or front "
+        "with a size objective)",
         choices=PRUNERS,
     )
     startup_trials: int = option(  # TPE's random draws before it models the results
@@ -214,6 +230,25 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         check_study_name(self.study_name)  # `run` refuses a name no one could type back
+        # Resolved once, here, so that workers, the manifest and the header see one value.
+        objectives = self.objectives
+        if objectives is None and self.space_file is not None:
+            objectives = load_space(self.space_file).objectives
+        objectives = objectives or SINGLE
+        object.__setattr__(self, "objectives", objectives)
+        several = len(objectives) > 1
+        pruner = self.pruner or ("front" if several else "hyperband")
+        if several and pruner in SINGLE_OBJECTIVE_PRUNERS:
+            raise UsageError(
+                f"--pruner {pruner} compares one value per epoch and this study has "
+                f"{len(objectives)} objectives; use --pruner front or none"
+            )
+        if not several and pruner == "front":
+            raise UsageError(
+                "--pruner front needs a size objective: add --objectives accuracy,params "
+                "(or accuracy,macs)"
+            )
+        object.__setattr__(self, "pruner", pruner)
 
     @property
     def storage_url(self) -> str:
@@ -235,6 +270,22 @@ class RunSettings:
                 "n_trials": 60,
                 "epochs": 30,
                 "space_file": SPACES_DIR / "accurate.toml",
+                **overrides,
+            }
+        )
+
+    @classmethod
+    def pareto(cls, **overrides: Any) -> RunSettings:
+        """The ``--preset pareto`` study: accuracy against parameters over
+        spaces/pareto.toml, models from about 3K to 300K parameters, 12 epochs per trial,
+        40 minutes of trials; about an hour on 2 cores with export and report."""
+        return cls(
+            **{
+                "n_trials": None,
+                "timeout": 2400.0,
+                "epochs": 12,
+                "space_file": SPACES_DIR / "pareto.toml",
+                "objectives": ("accuracy", "params"),
                 **overrides,
             }
         )

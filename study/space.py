@@ -27,6 +27,7 @@ from optuna.distributions import (
 )
 
 from study.errors import UsageError
+from study.objectives import parse_objectives
 
 if TYPE_CHECKING:  # lenet imports TensorFlow; the CLI's --help should not wait for it
     from lenet import ModelConfig, TrainConfig
@@ -47,6 +48,9 @@ class SearchSpace:
     # may give some parameters only, the sampler picks the rest. Not part of the space's
     # identity: adding a point to a running study's file does not make its trials incomparable.
     enqueue: tuple[Mapping[str, Any], ...] = ()
+    # What the study optimizes (study.objectives), when the file says; `run --objectives`
+    # overrides it. Recorded in the manifest on its own, not as part of the space.
+    objectives: tuple[str, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A stable JSON description, stored in the study manifest to detect a changed space."""
@@ -112,11 +116,17 @@ def parse_space(text: str, source: str = "space") -> SearchSpace:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML: {exc}") from None
-    unknown = set(document) - {"params", "fixed", "limits", "enqueue"}
+    unknown = set(document) - {"params", "fixed", "limits", "enqueue", "objectives"}
     if unknown:
         raise UsageError(
-            f"{source}: unknown section(s) {sorted(unknown)}; use params, fixed, limits, enqueue"
+            f"{source}: unknown section(s) {sorted(unknown)}; use objectives, params, fixed, "
+            "limits, enqueue"
         )
+    objectives = document.get("objectives")
+    if objectives is not None:
+        if not isinstance(objectives, list) or not all(isinstance(o, str) for o in objectives):
+            raise UsageError(f'{source}: write objectives as a list, e.g. ["accuracy", "params"]')
+        objectives = parse_objectives(objectives, f"{source}: objectives")
     known = searchable_fields()
     params = document.get("params", {})
     fixed = document.get("fixed", {})
@@ -144,6 +154,7 @@ def parse_space(text: str, source: str = "space") -> SearchSpace:
         fixed=MappingProxyType(dict(fixed)),
         max_params=max_params,
         enqueue=_enqueued_points(document.get("enqueue", []), distributions, source),
+        objectives=objectives,
     )
     _check_values(space, source)
     return space

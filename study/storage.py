@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import optuna
@@ -13,8 +13,9 @@ import sqlalchemy.exc
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from study.errors import StudyError
+from study.errors import StudyError, UsageError
 from study.masking import mask_url
+from study.objectives import directions, metric_names, study_objectives
 from study.paths import check_writable_folder
 from study.schema import (
     SQLITE_TIMEOUT_SECONDS,
@@ -190,17 +191,19 @@ def create_or_load_study(
             ``manifest`` user attribute on creation.
 
     Raises:
-        StudyError: the existing study was made with another direction, search space,
+        UsageError: the existing study has other objectives (``manifest["objectives"]``).
+        StudyError: the existing study was made with another search space,
             protocol or data, or not by this program (no manifest); its trials would not be
             comparable with this run's.
     """
+    objectives = study_objectives(manifest)
     try:
         created = False
         try:  # looked up first: a refused insert would still advance a PostgreSQL sequence
             storage.get_study_id_from_name(study_name)
         except KeyError:
             try:
-                storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], study_name)
+                storage.create_new_study(directions(objectives), study_name)
                 created = True
             except optuna.exceptions.DuplicatedStudyError:
                 pass  # another run created it a moment ago
@@ -211,21 +214,18 @@ def create_or_load_study(
         raise StudyError(
             f"cannot create study {study_name!r}: {first_line(exc, storage.url)}"
         ) from None
-    if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
-        directions = ", ".join(d.name.lower() for d in study.directions)
-        raise StudyError(
-            f"study {study_name!r} exists with direction {directions}, "
-            "this run maximizes val_accuracy; choose another --study-name"
-        )
     if created:
         study.set_user_attr(MANIFEST_ATTR, dict(manifest))
         with warnings.catch_warnings():  # experimental, and stable enough for a label
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names([METRIC])
+            study.set_metric_names(metric_names(objectives))
         return study
     stored = manifest_of_existing(storage, study_name)
     if stored is None:  # deleted since it was loaded
         raise no_such_study(storage, storage.url, study_name)
+    check_objectives(stored, objectives, study_name)
+    if study.directions != directions(objectives):  # made by hand with our manifest
+        raise StudyError(f"study {study_name!r} has directions its manifest does not match")
     changed = [label for key, label in _COMPARED.items() if stored.get(key) != manifest[key]]
     if changed:
         raise StudyError(
@@ -234,6 +234,22 @@ def create_or_load_study(
             "or rerun with the original settings"
         )
     return study
+
+
+def check_objectives(
+    stored: Mapping[str, Any] | None, objectives: Sequence[str], study_name: str
+) -> None:
+    """Refuses to resume a study made with other objectives; its trials' values differ.
+
+    Raises:
+        UsageError: ``stored`` (the study's manifest, None for no study) has other objectives.
+    """
+    if stored is not None and study_objectives(stored) != tuple(objectives):
+        theirs = ",".join(study_objectives(stored))
+        raise UsageError(
+            f"study {study_name!r} optimizes {theirs}, this run {','.join(objectives)}: "
+            f"rerun with --objectives {theirs}, or choose another --study-name"
+        )
 
 
 def manifest_of_existing(storage: BaseStorage, study_name: str) -> dict[str, Any] | None:

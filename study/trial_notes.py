@@ -14,7 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 from optuna_dashboard import save_note, save_plotly_graph_object
 
 from study.curves import Curve, epoch_curves
-from study.results import format_value, live_trial
+from study.results import best_trial_or_none, format_value, live_trial
 from study.trial_record import TrialRecord
 
 CONFUSION_ID = "best-trial-val-confusion"  # overwritten whenever a new best trial completes
@@ -111,5 +111,6 @@ def record_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         return
     save_plotly_graph_object(study, curves_figure(trial), graph_object_id=curves_id(trial.number))
     has_confusion = TrialRecord.of(trial).val_confusion is not None
-    if has_confusion and study.best_trial.number == trial.number:
+    best = best_trial_or_none(study)
+    if has_confusion and best is not None and best.number == trial.number:
         save_plotly_graph_object(study, confusion_figure(trial), graph_object_id=CONFUSION_ID)

@@ -31,6 +31,7 @@ from study.relay import WorkerLines, killed_line
 from study.settings import STORAGE_ENV, RunSettings
 from study.storage import (
     MISSED_HEARTBEATS,
+    check_objectives,
     manifest_of_existing,
     open_storage,
     stored_manifest,
@@ -207,12 +208,19 @@ def run_workers(
     """
     # Create the tables here, once: workers starting together on a fresh database would race.
     storage = open_storage(settings.storage_url)
-    manifest_of_existing(storage, settings.study_name)  # one error, before any worker starts
+    # One error, before any worker starts.
+    check_objectives(
+        manifest_of_existing(storage, settings.study_name),
+        settings.objectives,
+        settings.study_name,
+    )
     started = trials_started(storage, settings.study_name)
     settings = settings.until_total(started)
     total = settings.max_trials
     if progress is None:
-        progress = Progress(verbosity=settings.verbosity, bar=False)
+        progress = Progress(
+            verbosity=settings.verbosity, bar=False, sizes=len(settings.objectives) > 1
+        )
     if total is not None:
         progress.total = max(0, total - started)
     finished = FinishedTrials(storage, settings.study_name)

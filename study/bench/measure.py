@@ -108,7 +108,7 @@ def measure_trial_costs(splits: Splits, trials: int, seed: int = 0) -> TrialCost
     )
     rss: list[float] = []
 
-    def timed(trial: optuna.Trial) -> float:
+    def timed(trial: optuna.Trial) -> float | tuple[float, float]:
         timer.trial_start = time.perf_counter()
         return objective(trial)
 

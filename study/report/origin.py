@@ -75,14 +75,14 @@ def best_origin(study: optuna.Study) -> BestOrigin:
     enqueued_params = dict(fixed) if isinstance(fixed, dict) else {}
     return BestOrigin(
         best_number=best.number,
-        best_value=best.value,
+        best_value=best.values[0],
         enqueued=fixed is not None,
         enqueued_params=enqueued_params,
         sampler_chose=tuple(name for name in best.params if name not in enqueued_params),
         retry_of=best.system_attrs.get(RETRY_ATTR),
         until_best=_spent(trials, first_start, best.datetime_complete),
         whole_study=_spent(trials, first_start, max(end for end, _ in ends)),
-        completed=completed_curve(trials, first_start, study.direction),
+        completed=completed_curve(trials, first_start, study.directions[0]),
     )
 
 
@@ -114,9 +114,9 @@ def completed_curve(
     """The completed trials in order of completion, each with the best value so far."""
     done = sorted(
         (
-            (end, t.number, t.value, ENQUEUED_ATTR in t.system_attrs)
+            (end, t.number, t.values[0], ENQUEUED_ATTR in t.system_attrs)
             for end, t in _completions(trials)
-            if t.state == TrialState.COMPLETE and t.value is not None
+            if t.state == TrialState.COMPLETE and t.values
         ),
         key=lambda point: point[:2],
     )

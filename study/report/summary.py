@@ -190,7 +190,7 @@ def study_facts(study: optuna.Study) -> StudyFacts:
         seed=manifest.get("seed"),
         protocol=protocol,
         best_number=best.number if best else None,
-        best_value=best.value if best else None,
+        best_value=best.values[0] if best else None,
         best_params=dict(best.params) if best else {},
     )
 

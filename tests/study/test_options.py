@@ -15,7 +15,7 @@ from study import options
 from study.cli import build_parser
 from study.commands.run import settings_of
 from study.options import Option, Switches, option_of, options_argv
-from study.settings import STORAGE_ENV, RunSettings
+from study.settings import SINGLE_OBJECTIVE_PRUNERS, STORAGE_ENV, RunSettings
 from study.workers import to_argv, worker_env
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
@@ -33,6 +33,9 @@ _BY_PARSER: dict[Any, st.SearchStrategy[Any]] = {
     options.positive_float: st.floats(min_value=0, exclude_min=True, allow_infinity=False),
     options.seed: st.integers(0, options.MAX_SEED),
     options.devices: st.lists(st.integers(0, 64), min_size=1, max_size=4).map(tuple),
+    options.objectives: st.sampled_from(
+        [("accuracy",), ("accuracy", "params"), ("accuracy", "macs")]
+    ),
     Path: _PATHS,
     None: _TEXT,
 }
@@ -59,6 +62,11 @@ def _run_settings(draw: st.DrawFn) -> RunSettings:
     values = {f.name: draw(_values(f)) for f in dataclasses.fields(RunSettings)}
     if values["max_trials"] is not None:  # --max-trials alone: the only trial limit
         values["n_trials"] = draw(st.none() | _values(_field("n_trials")))
+    if values["space_file"] is not None and values["objectives"] is None:
+        values["objectives"] = ("accuracy",)  # else the (drawn, missing) file is read for them
+    several = len(values["objectives"] or ()) > 1
+    if values["pruner"] in (SINGLE_OBJECTIVE_PRUNERS if several else ("front",)):
+        values["pruner"] = None  # refused with these objectives; None resolves to what fits
     return RunSettings(**values)
 
 

@@ -39,7 +39,7 @@ def test_resuming_with_another_space_protocol_or_data_is_refused(storage_url, ke
 
 def test_resuming_a_minimizing_study_is_refused(storage_url):
     optuna.create_study(storage=storage_url, study_name="s", direction="minimize")
-    with pytest.raises(StudyError, match="direction minimize"):
+    with pytest.raises(StudyError, match="not created by lenet-study"):
         _create(storage_url)
 
 
