@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-from lenet import ModelConfig, build_model, count_params
+from lenet import ModelConfig, build_model, count_macs, count_params
 from lenet.model import ACTIVATIONS
 
 pytestmark = pytest.mark.backends
@@ -62,3 +63,34 @@ def test_from_params_ignores_training_parameters():
 )
 def test_closed_form_parameter_count_matches_keras(config):
     assert count_params(config) == build_model(config).count_params()
+
+
+def _macs_of_built(model) -> int:
+    """Multiply-accumulates read off the built layers: output positions x kernel inputs x
+    outputs, for every convolution and dense layer."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, height, width, filters = layer.output.shape
+            kh, kw, channels, _ = layer.kernel.shape
+            total += height * width * kh * kw * channels * filters
+        elif isinstance(layer, keras.layers.Dense):
+            inputs, units = layer.kernel.shape
+            total += inputs * units
+    return total
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ModelConfig.classic(),
+        ModelConfig(c1_filters=32, c3_filters=32, c5_units=80, batch_norm=True, dropout_rate=0.2),
+        ModelConfig(c1_filters=4, c3_filters=64, c5_units=240, f6_units=168, pooling="max"),
+    ],
+)
+def test_closed_form_macs_match_the_built_layers(config):
+    assert count_macs(config) == _macs_of_built(build_model(config))
+
+
+def test_the_classic_lenet5_takes_416520_multiply_accumulates_per_image():
+    assert count_macs(ModelConfig.classic()) == 416_520

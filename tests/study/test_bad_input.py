@@ -40,6 +40,8 @@ SPACES = {
     '[fixed]\noptimizer = "adam"\n[[enqueue]]\nactivation = "tanh"\nlearning_rate = 0.02\n',
     "not_toml.toml": "[params\n",
     "other.toml": "[params]\nc1_filters = { low = 4, high = 8 }\n",  # valid, not the study's
+    "objectives.toml": 'objectives = ["accuracy", "flops"]\n[params]\nc1_filters = { low = 4 }\n',
+    "objectives_text.toml": 'objectives = "accuracy,params"\n[params]\nc1_filters = { low = 4 }\n',
 }
 
 # Records beside an exported model that are not export records.
@@ -234,6 +236,27 @@ CASES = [
         "different protocol",
     ),
     (["trials", *RES, "--study-name", "nope"], 1, "no study 'nope'"),
+    # Objectives: unknown names, a pruner that cannot use them, a resume with other ones.
+    (["run", *TINY, *NEW_DB, *RES, "--objectives", "accuracy,flops"], 2, "unknown objective"),
+    (["run", *TINY, *NEW_DB, *RES, "--objectives", "params"], 2, "choose accuracy, accuracy,"),
+    (["run", *TINY, *NEW_DB, *RES, "--space", "spaces/objectives.toml"], 2, "'flops'"),
+    (["run", *TINY, *NEW_DB, *RES, "--space", "spaces/objectives_text.toml"], 2, "as a list"),
+    (
+        ["run", *TINY, *NEW_DB, *RES, "--objectives", "accuracy,params", "--pruner", "median"],
+        2,
+        "--pruner median compares one value per epoch",
+    ),
+    (["run", *TINY, *NEW_DB, *RES, "--pruner", "front"], 2, "--pruner front needs a size"),
+    (
+        ["run", *TINY, *RES, "--objectives", "accuracy,params"],
+        2,
+        "optimizes accuracy, this run accuracy,params: rerun with --objectives accuracy",
+    ),
+    (
+        ["run", *TINY, *RES, "--objectives", "accuracy,macs", "--workers", "2"],
+        2,
+        "optimizes accuracy, this run accuracy,macs",
+    ),
     # Flags argparse refuses: one line too, not the usage text.
     (["run", "--max-trials", "0"], 2, "--max-trials: expected a positive integer"),
     (["run", "--startup-epochs", "-1"], 2, "--startup-epochs: expected 0 or a positive"),

@@ -4,7 +4,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from lenet import TrainConfig
+from lenet import ModelConfig, TrainConfig, count_macs, count_params
 from study.artifacts import artifact_store
 from study.objective import BUDGET_CONSTRAINT, Objective, PruningCallback
 
@@ -167,3 +167,44 @@ def test_a_model_the_trial_cannot_register_leaves_no_file(tmp_path, monkeypatch,
     with pytest.raises(optuna.exceptions.StorageInternalError):
         save_trial_model(trial, model, store)  # type: ignore[arg-type]
     assert not list((tmp_path / "artifacts").iterdir())
+
+
+@pytest.mark.slow
+@pytest.mark.backends
+@pytest.mark.parametrize(("size", "count"), [("params", count_params), ("macs", count_macs)])
+def test_a_trial_with_a_size_objective_returns_its_accuracy_and_closed_form_size(
+    small_splits, size, count
+):
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.enqueue_trial(GOOD)
+    study.optimize(
+        Objective(small_splits, TrainConfig(epochs=2), objectives=("accuracy", size)),
+        n_trials=1,
+    )
+    trial = study.trials[0]
+    model = ModelConfig.from_params(GOOD)
+    assert trial.values == [max(trial.user_attrs["history"]["val_accuracy"]), count(model)]
+    assert trial.intermediate_values == {}  # Optuna takes no reports from such a trial
+
+
+class _FrontSays:
+    def __init__(self, stop_after: int) -> None:
+        self.stop_after = stop_after
+        self.asked: list[tuple[float, list[float]]] = []
+
+    def should_stop(self, study, size, curve):
+        self.asked.append((size, list(curve)))
+        return len(curve) >= self.stop_after
+
+
+def test_a_multi_objective_trial_asks_the_front_pruner_with_its_curve_and_reports_nothing():
+    trial = _AlwaysPrune()
+    trial.study = None  # type: ignore[attr-defined]
+    front = _FrontSays(stop_after=3)
+    callback = PruningCallback(trial, 10, front=(front, 1234.0))  # type: ignore[arg-type]
+    callback.on_epoch_end(0, {"val_accuracy": 0.5})
+    callback.on_epoch_end(1, {"val_accuracy": 0.6})
+    with pytest.raises(optuna.TrialPruned, match="epoch 3"):
+        callback.on_epoch_end(2, {"val_accuracy": 0.55})
+    assert front.asked[-1] == (1234.0, [0.5, 0.6, 0.55])
+    assert trial.reported == {}

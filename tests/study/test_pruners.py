@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from study.samplers import ScreenedStartup, make_pruner, make_sampler
+from study.samplers import FrontReach, ScreenedStartup, make_pruner, make_sampler
 
 
 def _study(pruner: optuna.pruners.BasePruner) -> optuna.Study:
@@ -126,3 +126,53 @@ def test_tpe_models_the_results_after_the_startup_trials():
 def test_bad_pruner_arguments_raise_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def _front_study(trials: list[tuple[float, list[float]]]) -> optuna.Study:
+    """A multi-objective study with completed trials of (size, validation curve)."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for size, curve in trials:
+        study.add_trial(
+            optuna.trial.create_trial(
+                values=[max(curve), size], user_attrs={"history": {"val_accuracy": curve}}
+            )
+        )
+    return study
+
+
+_FIVE = [  # sizes and curves of five completed trials: at most +0.05 after epoch 1
+    (1_000, [0.80, 0.83, 0.85]),
+    (5_000, [0.84, 0.86, 0.88]),
+    (20_000, [0.86, 0.89, 0.90]),
+    (50_000, [0.88, 0.90, 0.91]),
+    (90_000, [0.89, 0.91, 0.92]),
+]
+
+
+@pytest.mark.parametrize(
+    ("size", "curve", "stops"),
+    [
+        (60_000, [0.80], True),  # 0.80 + 0.05 cannot reach 0.91, the best at <= 60K
+        (60_000, [0.87], False),  # 0.87 + 0.05 can
+        (500, [0.10], False),  # smaller than every completed trial: on the front by size
+        (20_000, [0.84, 0.85], True),  # after epoch 2 at most +0.02: 0.87 < 0.90
+        (20_000, [0.84, 0.88], False),
+        (20_000, [0.80, 0.81, 0.82], False),  # no trial trained past 3 epochs: no bound
+    ],
+)
+def test_the_front_pruner_stops_a_trial_only_when_it_cannot_reach_the_front_at_its_size(
+    size, curve, stops
+):
+    assert FrontReach().should_stop(_front_study(_FIVE), size, curve) is stops
+
+
+def test_the_front_pruner_waits_for_its_minimum_of_completed_trials():
+    study = _front_study(_FIVE[:4])
+    assert not FrontReach(min_trials=5).should_stop(study, 60_000, [0.1])
+    assert FrontReach(min_trials=4).should_stop(study, 60_000, [0.1])
+    with pytest.raises(ValueError, match="min_trials"):
+        FrontReach(min_trials=0)
+
+
+def test_the_front_pruner_is_a_no_op_pruner_for_optuna():
+    assert isinstance(make_pruner("front", epochs=10), optuna.pruners.NopPruner)

@@ -178,3 +178,20 @@ def test_space_description_is_stable_json():
     space = default_space()
     assert space.to_json()["params"]["learning_rate"]["attributes"]["log"] is True
     assert list(space.to_json()["params"]) == sorted(space.params)
+
+
+def test_a_space_file_may_name_the_objectives_and_the_command_line_overrides_them(tmp_path):
+    from study.settings import RunSettings
+
+    path = tmp_path / "front.toml"
+    path.write_text(
+        'objectives = ["accuracy", "macs"]\n[params]\nc1_filters = { low = 4, high = 8 }\n'
+    )
+    assert parse_space(path.read_text()).objectives == ("accuracy", "macs")
+    from_file = RunSettings(space_file=path)
+    assert (from_file.objectives, from_file.pruner) == (("accuracy", "macs"), "front")
+    given = RunSettings(space_file=path, objectives=("accuracy",))
+    assert (given.objectives, given.pruner) == (("accuracy",), "hyperband")
+    assert parse_space("[params]\nc1_filters = { low = 4, high = 8 }\n").objectives is None
+    assert RunSettings().objectives == ("accuracy",)  # a study as before: accuracy alone
+    assert RunSettings.pareto().objectives == ("accuracy", "params")
