@@ -16,7 +16,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 logged = echo "$(1) (log: $(LOG))"; { $(2); } >>$(LOG) 2>&1 \
   || { echo "failed: $(1); the end of $(LOG):"; tail -n 30 $(LOG); exit 1; }
 
-.PHONY: setup setup-test study accurate quick test lint bench clean
+.PHONY: setup setup-test study accurate pareto quick test lint bench clean
 
 # $(1): the Debian packages; those already installed are skipped.
 define apt_install
@@ -56,6 +56,13 @@ accurate: setup
 	$(BIN)/lenet-study run --preset accurate --study-name accurate --timeout 4200
 	$(BIN)/lenet-study export --study-name accurate
 	$(BIN)/lenet-study report --study-name accurate
+
+# The accuracy-size study (docs/results.md): the pareto space, 40 minutes of new trials, the
+# smallest model on its front at 90 % validation accuracy or more, and the report with the front.
+pareto: setup
+	$(BIN)/lenet-study run --preset pareto --study-name pareto
+	$(BIN)/lenet-study export --study-name pareto --smallest-above 0.9
+	$(BIN)/lenet-study report --study-name pareto
 
 quick: setup
 	$(BIN)/lenet-study run --quick --study-name quick

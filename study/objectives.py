@@ -99,13 +99,16 @@ class Point:
 
 
 def pareto_front(points: Iterable[Point]) -> list[Point]:
-    """The points no other point dominates, smallest first (ties: the lower trial number)."""
+    """The points no other point dominates, smallest first; equal points all stay, as in
+    Optuna's ``Study.best_trials``, in trial-number order."""
     ordered = sorted(points, key=lambda p: (p.size, -p.accuracy, p.number))
     front: list[Point] = []
     for point in ordered:  # by size: a point joins only if it beats every smaller one
-        if not front or point.accuracy > front[-1].accuracy:
-            if front and front[-1].size == point.size:
-                continue  # same size, less accurate than one already kept
+        last = front[-1] if front else None
+        beats = last is None or (point.accuracy > last.accuracy and point.size > last.size)
+        if beats or (
+            last is not None and (point.accuracy, point.size) == (last.accuracy, last.size)
+        ):
             front.append(point)
     return front
 
