@@ -95,10 +95,12 @@ def search_plot(study: optuna.Study, name: str, t: Language | None = None) -> go
 
 
 def _tick(t: Language, text: str) -> str:
-    """A tick label Optuna formatted itself: its numbers in the report's marks, "-" for a
-    parameter the trial did not have."""
+    """A tick label Optuna formatted itself: its numbers in the report's marks, booleans as
+    words, "-" for a parameter the trial did not have."""
     if text == OPTUNA_MISSING:
         return "-"
+    if text in ("True", "False"):  # a true/false parameter's choices
+        return t.pgettext("boolean", text)
     if re.fullmatch(r"-?\d+(\.\d+)?(e[-+]?\d+)?", text):
         return text.replace(".", t.style.decimal)
     return text
@@ -298,7 +300,7 @@ def front_figure(section: FrontSection, t: Language | None = None) -> go.Figure:
                 mode="lines+text",
                 line={"color": COLORS["baseline"], "dash": "dash"},
                 text=["", classic],
-                textposition="top center",
+                textposition="top right",
                 name=t.gettext("classic LeNet-5 (size only)"),
                 hoverinfo="skip",
             )

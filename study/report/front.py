@@ -212,5 +212,5 @@ def front_section(
         bar_source=source,
         picks=picks,
         movement=movement(front_points),
-        from_cache=retrained.front_from_cache,
+        from_cache=retrained.from_cache and retrained.front_from_cache,
     )

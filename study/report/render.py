@@ -30,7 +30,7 @@ from study.report.blocks import (
 from study.report.exports import exports_html
 from study.report.figures import SEARCH_PLOTS, best_so_far, search_plot
 from study.report.language import N_, Language
-from study.report.summary import IMPORTANCES_RELIABLE_FROM, Report
+from study.report.summary import IMPORTANCES_RELIABLE_FROM, NO_COMPARISON, Report
 
 # What study.provenance records for a report library that is missing.
 NOT_INSTALLED = N_("not installed")
@@ -106,8 +106,13 @@ def page(
         ("provenance", _provenance(report, t)),
     ]
     titles = dict(SECTIONS)
-    if report.front is not None:
-        sections.insert(2, (FRONT_SECTION[0], front_page.front(report.front, figure_html, t)))
+    if len(report.objectives) > 1:
+        front = (
+            front_page.front(report.front, figure_html, t)
+            if report.front is not None
+            else missing(t, t.gettext(report.comparison_missing or NO_COMPARISON))
+        )
+        sections.insert(2, (FRONT_SECTION[0], front))
         titles[FRONT_SECTION[0]] = FRONT_SECTION[1]
     numbered = {
         key: f"{number}. {t.gettext(titles[key])}"

@@ -151,7 +151,8 @@ class Report:
     provenance: dict[str, Any]
     written: datetime.date
     exports: dict[str, Any] | None = None  # the checked export beside the report, if any
-    front: FrontSection | None = None  # accuracy against size, for a study with a size objective
+    objectives: tuple[str, ...] = ("accuracy",)  # with a size: the accuracy-size section
+    front: FrontSection | None = None  # that section, when a completed trial makes a front
 
 
 def study_facts(study: optuna.Study) -> StudyFacts:
@@ -337,5 +338,6 @@ def summarize(
             "logical_cores": os.cpu_count(),
         },
         written=written or datetime.date.today(),
+        objectives=objectives,
         front=front,
     )

@@ -3,6 +3,7 @@ caches, the section's place in the page, its Spanish words; the single-objective
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -166,7 +167,13 @@ def test_front_section_holds_the_front_the_picks_and_their_paired_tests(fashion)
     # The classic right on 17 images, trial 2 on 16 of them: b = 1, c = 0.
     assert [(m.only_baseline_right, m.only_best_right) for m in two.mcnemar] == [(1, 0)] * 2
     assert [(m.only_baseline_right, m.only_best_right) for m in five.mcnemar] == [(0, 2)] * 2
-    assert section.objective == "params" and section.from_cache
+    assert section.objective == "params"
+    # Reused only when both the classic's and best's runs and the front's came from the cache.
+    assert not section.from_cache
+    cached = dataclasses.replace(_retrained(fashion), from_cache=True)
+    assert front_section(mo, ("accuracy", "params"), cached, fashion, 5).from_cache
+    trained = dataclasses.replace(cached, front_from_cache=False)
+    assert not front_section(mo, ("accuracy", "params"), trained, fashion, 5).from_cache
 
 
 def test_a_trial_of_the_classic_configuration_sets_the_bar_with_its_validation_accuracy(fashion):
@@ -317,6 +324,23 @@ def test_a_single_objective_page_has_no_front_section(storage_url):
     assert "Accuracy against size" not in text
 
 
+def test_a_two_objective_study_without_completed_trials_says_why_it_has_no_front():
+    mo = _mo_study([])
+    mo.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.PRUNED,
+            params={"c1_filters": 4, "c3_filters": 8, "activation": "relu"},
+            distributions=DISTRIBUTIONS,
+        )
+    )
+    report = summarize(mo, None, None, "cmd")
+    assert report.front is None and len(trials_table(mo)) == 1
+    text = page(report, mo, interactive_figure)
+    section = re.search(r'<section id="front">(.*?)</section>', text, re.S).group(1)
+    assert "<h2>3. Accuracy against size</h2>" in section
+    assert "Not shown: the study has no completed trial" in section
+
+
 def test_optunas_plots_and_the_trials_table_take_the_accuracy_of_a_two_objective_study():
     mo = _mo_study(POINTS)
     for name in SEARCH_PLOTS:
@@ -362,3 +386,17 @@ def test_a_two_objective_study_reports_its_front_and_a_second_language_retrains_
     assert (folder / "retrain.json").read_bytes() == before
     spanish = (folder / "report.es.html").read_text(encoding="utf-8")
     assert "Exactitud frente a tamaño" in spanish and "Resultados reutilizados" in spanish
+
+
+def test_the_parallel_coordinates_name_true_false_choices_in_spanish():
+    flags = optuna.create_study(direction="maximize")
+    for value, flag in ((0.5, True), (0.6, False), (0.7, True)):
+        flags.add_trial(
+            optuna.trial.create_trial(
+                value=value,
+                params={"batch_norm": flag},
+                distributions={"batch_norm": CategoricalDistribution([True, False])},
+            )
+        )
+    notes = {a.text for a in search_plot(flags, "parallel", Language("es")).layout.annotations}
+    assert {"sí", "no"} <= notes and not {"True", "False"} & notes
