@@ -66,7 +66,9 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
     )
     if frame.empty:
         return frame
-    frame = frame.rename(columns=lambda c: "val_accuracy" if c.startswith("value") else c)
+    # One objective: "value"; with a size too, "values_val_accuracy" then "values_params".
+    first = next((c for c in frame.columns if c.startswith("value")), None)
+    frame = frame.rename(columns={first: "val_accuracy"}) if first else frame
     frame.columns = [c.removeprefix("params_").removeprefix("user_attrs_") for c in frame.columns]
     frame["duration"] = frame["duration"].dt.total_seconds().round(1)
     keep = ["number", "state", "val_accuracy", "duration"]

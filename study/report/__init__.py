@@ -4,7 +4,9 @@ against the classic LeNet-5 over several seeds, the paired test, figures, and
 
 ``summary`` and ``origin`` compute typed records, ``retrain`` trains the two configurations
 (``pool`` in several processes), ``figures`` draws, ``render`` (with ``blocks`` and
-``comparison_page``) lays out the page, ``pdf`` prints it, ``write`` runs them in order.
+``comparison_page``) lays out the page, ``pdf`` prints it, ``write`` runs them in order. A
+study with a size objective adds a section: ``front`` computes it, ``front_retrain`` retrains
+its chosen trials and ``front_page`` lays it out.
 ``language`` gives them their words (a gettext catalogue per language), numbers and dates.
 
 Names are imported on first use: a retraining process must quiet TensorFlow before it loads.

@@ -25,7 +25,7 @@ from study.report.language import Language
 from study.report.summary import NO_COMPARISON, Arm, Mistake, Report
 
 
-def _mean_std(t: Language, arm: Arm) -> str:
+def mean_std(t: Language, arm: Arm) -> str:
     """``0.9012 ± 0.0021`` over several seeds; the bare mean for one, which has no spread."""
     mean = t.number(arm.mean_accuracy, ".4f")
     if len(arm.runs) > 1:
@@ -44,7 +44,7 @@ def comparison(report: Report, figure_html: FigureHTML, t: Language) -> str:
         [
             {
                 _("model"): arm_name(t, arm),
-                _("test accuracy"): _mean_std(t, arm),
+                _("test accuracy"): mean_std(t, arm),
                 _("per seed"): t.listing([t.number(a, ".4f") for a in arm.accuracies]),
                 _("parameters"): t.integer(arm.n_params),
                 _("training s / run"): t.number(arm.mean_train_seconds, ".1f"),

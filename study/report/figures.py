@@ -10,6 +10,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
@@ -21,6 +22,10 @@ from study.curves import Curve, epoch_curves
 from study.report.language import N_, Language
 from study.report.origin import BestOrigin
 from study.report.summary import Arm, Comparison
+
+if TYPE_CHECKING:
+    from study.report.front import FrontSection
+from study.results import accuracy_of
 
 WIDTH = 900  # pixels; the static (PDF) export uses the same size as the HTML
 COLORS = {"baseline": "#636efa", "best": "#ef553b"}
@@ -56,7 +61,9 @@ def search_plot(study: optuna.Study, name: str, t: Language | None = None) -> go
     target = t.gettext("validation accuracy")
     with warnings.catch_warnings():  # Optuna warns, rather than fails, on degenerate inputs
         warnings.simplefilter("ignore")
-        figure = SEARCH_PLOTS[name][1](study, target_name=target)
+        # Optuna's plots take one objective: a study with a size too is shown by accuracy.
+        by_accuracy = {"target": accuracy_of} if len(study.directions) > 1 else {}
+        figure = SEARCH_PLOTS[name][1](study, target_name=target, **by_accuracy)
     height = 420 if name != "slice" else 380
     # Trial numbers are whole: ticks every 1, 2, 3, ... trials (plotly's own fall on 0.5).
     step = max(1, math.ceil(len(study.trials) / 10))
@@ -88,10 +95,12 @@ def search_plot(study: optuna.Study, name: str, t: Language | None = None) -> go
 
 
 def _tick(t: Language, text: str) -> str:
-    """A tick label Optuna formatted itself: its numbers in the report's marks, "-" for a
-    parameter the trial did not have."""
+    """A tick label Optuna formatted itself: its numbers in the report's marks, booleans as
+    words, "-" for a parameter the trial did not have."""
     if text == OPTUNA_MISSING:
         return "-"
+    if text in ("True", "False"):  # a true/false parameter's choices
+        return t.pgettext("boolean", text)
     if re.fullmatch(r"-?\d+(\.\d+)?(e[-+]?\d+)?", text):
         return text.replace(".", t.style.decimal)
     return text
@@ -226,3 +235,76 @@ def confusion(arm: Arm, t: Language | None = None) -> go.Figure:
         height=480,
         coloraxis_showscale=False,
     )
+
+
+SIZE_TITLES = {
+    "params": N_("parameters (log scale)"),
+    "macs": N_("multiply-accumulates per image (log scale)"),
+}
+
+
+def front_figure(section: FrontSection, t: Language | None = None) -> go.Figure:
+    """Validation accuracy against size on a log axis: every completed trial in grey, the
+    front as a step line, the retrained front trials circled, the classic LeNet-5 as a point
+    where a trial measured it, else as a line at its size."""
+    t = t or Language()
+    hover = t.gettext("trial {number}: {value}, size {size}").format(
+        number="%{customdata}", value="%{y:.4f}", size="%{x:,.0f}"
+    )
+    figure = go.Figure()
+    for name, points, style in (
+        (N_("completed trial"), section.points, {"mode": "markers", "marker_color": "#b0b0b0"}),
+        (
+            N_("front"),
+            section.front,
+            {"mode": "lines+markers", "line": {"shape": "hv", "color": COLORS["best"]}},
+        ),
+    ):
+        figure.add_trace(
+            go.Scatter(
+                x=[p.size for p in points],
+                y=[p.accuracy for p in points],
+                customdata=[p.number for p in points],
+                hovertemplate=hover + "<extra></extra>",
+                name=t.gettext(name),
+                **style,
+            )
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=[p.n_params if section.objective == "params" else p.macs for p in section.picks],
+            y=[p.accuracy for p in section.picks],
+            mode="markers",
+            marker={"symbol": "circle-open", "color": "#222", "size": 16, "line": {"width": 2}},
+            name=t.gettext("retrained front trial"),
+            hoverinfo="skip",
+        )
+    )
+    classic = t.gettext("classic LeNet-5")
+    if section.classic_accuracy is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=[section.classic_size],
+                y=[section.classic_accuracy],
+                mode="markers",
+                marker={"symbol": "star", "color": COLORS["baseline"], "size": 14},
+                name=classic,
+            )
+        )
+    else:  # no accuracy measured as the trials' were: its size only
+        accuracies = [p.accuracy for p in section.points] or [0.0, 1.0]
+        figure.add_trace(
+            go.Scatter(
+                x=[section.classic_size] * 2,
+                y=[min(accuracies), max(accuracies)],
+                mode="lines+text",
+                line={"color": COLORS["baseline"], "dash": "dash"},
+                text=["", classic],
+                textposition="top right",
+                name=t.gettext("classic LeNet-5 (size only)"),
+                hoverinfo="skip",
+            )
+        )
+    figure.update_xaxes(type="log", title_text=t.gettext(SIZE_TITLES[section.objective]))
+    figure.update_yaxes(title_text=t.gettext("validation accuracy"))
+    return _sized(figure, t, width=WIDTH, height=420, margin={"t": 20})

@@ -15,7 +15,7 @@ import optuna
 import pandas as pd
 import plotly.graph_objects as go
 
-from study.report import comparison_page
+from study.report import comparison_page, front_page
 from study.report.blocks import (
     FigureHTML,
     escape,
@@ -30,17 +30,19 @@ from study.report.blocks import (
 from study.report.exports import exports_html
 from study.report.figures import SEARCH_PLOTS, best_so_far, search_plot
 from study.report.language import N_, Language
-from study.report.summary import IMPORTANCES_RELIABLE_FROM, Report
+from study.report.summary import IMPORTANCES_RELIABLE_FROM, NO_COMPARISON, Report
 
 # What study.provenance records for a report library that is missing.
 NOT_INSTALLED = N_("not installed")
 SECTIONS = {
-    "study": N_("1. The study"),
-    "search": N_("2. How the search went"),
-    "comparison": N_("3. Best versus baseline, retrained and tested"),
-    "failures": N_("4. Where the best model fails"),
-    "provenance": N_("5. What produced this report"),
+    "study": N_("The study"),
+    "search": N_("How the search went"),
+    "comparison": N_("Best versus baseline, retrained and tested"),
+    "failures": N_("Where the best model fails"),
+    "provenance": N_("What produced this report"),
 }
+# A study with a size objective gets one more section, after the search's.
+FRONT_SECTION = ("front", N_("Accuracy against size"))
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em auto;
@@ -96,16 +98,32 @@ def page(
     t = t or Language()
     title = t.gettext("LeNet-5 study '{name}': report").format(name=report.facts.name)
     written = t.gettext("Written on {date}.").format(date=t.date(report.written))
-    links = " · ".join(f'<a href="#{k}">{escape(t.gettext(v))}</a>' for k, v in SECTIONS.items())
+    sections = [
+        ("study", _study(report, t) + exports_html(report.exports, t)),
+        ("search", _search(report, study, figure_html, t)),
+        ("comparison", comparison_page.comparison(report, figure_html, t)),
+        ("failures", comparison_page.failures(report, t)),
+        ("provenance", _provenance(report, t)),
+    ]
+    titles = dict(SECTIONS)
+    if len(report.objectives) > 1:
+        front = (
+            front_page.front(report.front, figure_html, t)
+            if report.front is not None
+            else missing(t, t.gettext(report.comparison_missing or NO_COMPARISON))
+        )
+        sections.insert(2, (FRONT_SECTION[0], front))
+        titles[FRONT_SECTION[0]] = FRONT_SECTION[1]
+    numbered = {
+        key: f"{number}. {t.gettext(titles[key])}"
+        for number, (key, _) in enumerate(sections, start=1)
+    }
+    links = " · ".join(f'<a href="#{k}">{escape(v)}</a>' for k, v in numbered.items())
     body = [
         f"<h1>{escape(title)}</h1>",
         f"<p>{escape(written)}</p>",
         f"<nav>{links}</nav>",
-        _section(t, "study", _study(report, t) + exports_html(report.exports, t)),
-        _section(t, "search", _search(report, study, figure_html, t)),
-        _section(t, "comparison", comparison_page.comparison(report, figure_html, t)),
-        _section(t, "failures", comparison_page.failures(report, t)),
-        _section(t, "provenance", _provenance(report, t)),
+        *(_section(numbered[key], key, content) for key, content in sections),
     ]
     return (
         f'<!DOCTYPE html>\n<html lang="{t.code}"><head><meta charset="utf-8">'
@@ -115,9 +133,8 @@ def page(
     )
 
 
-def _section(t: Language, key: str, content: str) -> str:
-    title = escape(t.gettext(SECTIONS[key]))
-    return f'<section id="{key}">\n<h2>{title}</h2>\n{content}\n</section>'
+def _section(title: str, key: str, content: str) -> str:
+    return f'<section id="{key}">\n<h2>{escape(title)}</h2>\n{content}\n</section>'
 
 
 def _method(t: Language, name: str) -> str:

@@ -85,14 +85,46 @@ class RetrainRun:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A front trial's configuration, retrained with the same seeds, epochs and data."""
+
+    number: int  # the trial
+    model: ModelConfig
+    train: TrainConfig
+
+    def key(self, settings: RetrainSettings) -> str:
+        """A SHA-256 of the shared settings and this configuration: its runs' cache entry."""
+        text = json.dumps(
+            {
+                "settings": settings.key(),
+                "model": self.model.to_dict(),
+                "train": self.train.to_dict(),
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FrontRuns:
+    """One front trial's runs, seed by seed as the baseline's."""
+
+    candidate: Candidate
+    runs: list[RetrainRun]
+
+
+@dataclass(frozen=True)
 class RetrainResult:
-    """Both arms' runs, seed by seed in the same order, and what produced them."""
+    """Both arms' runs, seed by seed in the same order, and what produced them; with a size
+    objective, the chosen front trials' runs too."""
 
     settings: RetrainSettings
     baseline: list[RetrainRun]
     best: list[RetrainRun]
     test_indices: list[int]  # which test images were scored (all, unless --test-limit)
     from_cache: bool = False
+    front: tuple[FrontRuns, ...] = ()
+    front_from_cache: bool = True  # no front run was trained for this report
 
 
 def subset(n: int, labels: np.ndarray, limit: int | None) -> np.ndarray:
@@ -144,6 +176,24 @@ def retrain(
         progress: gets one line per finished run: retraining takes minutes per run.
         workers: processes sharing the runs and the cores (``study.report.pool``); 1: here.
     """
+    arms = {
+        "baseline": (settings.baseline_model, settings.baseline_train),
+        "best": (settings.best_model, settings.best_train),
+    }
+    runs = train_arms(settings, arms, data, progress, workers)
+    test_idx = subset(len(data.y_test), data.y_test, settings.test_limit)
+    return RetrainResult(settings, runs["baseline"], runs["best"], test_idx.tolist())
+
+
+def train_arms(
+    settings: RetrainSettings,
+    arms: dict[str, tuple[ModelConfig, TrainConfig]],
+    data: FashionMNIST,
+    progress: Callable[[str], None] | None = None,
+    workers: int = 1,
+) -> dict[str, list[RetrainRun]]:
+    """Trains each named ``(model, training)`` arm with every seed of ``settings``, for its
+    epochs, on its training images, and scores it on its test images."""
     train_idx = subset(len(data.y_train), data.y_train, settings.train_limit)
     test_idx = subset(len(data.y_test), data.y_test, settings.test_limit)
     # validate=False: no validation set is used, so none is needed; nothing selects on test.
@@ -154,16 +204,12 @@ def retrain(
         y_val=data.y_train[:0],
     )
     x_test, y_test = data.x_test[test_idx], data.y_test[test_idx]
-    arms = [
-        ("baseline", settings.baseline_model, settings.baseline_train),
-        ("best", settings.best_model, settings.best_train),
-    ]
     # The larger model's runs first: processes that finish early then take the short ones.
-    arms.sort(key=lambda arm: -count_params(arm[1]))
-    names = [name for name, _, _ in arms for _ in settings.seeds]
+    order = sorted(arms, key=lambda name: -count_params(arms[name][0]))
+    names = [name for name in order for _ in settings.seeds]
     runs = [
-        (model_config, replace(train_config, epochs=settings.epochs, seed=seed))
-        for _, model_config, train_config in arms
+        (arms[name][0], replace(arms[name][1], epochs=settings.epochs, seed=seed))
+        for name in order
         for seed in settings.seeds
     ]
 
@@ -186,10 +232,10 @@ def retrain(
         for model_config, train_config in runs:
             results.append(retrain_one(model_config, train_config, images, x_test, y_test))
             finished(len(results) - 1, results[-1])
-    by_arm: dict[str, list[RetrainRun]] = {"baseline": [], "best": []}
+    by_arm: dict[str, list[RetrainRun]] = {name: [] for name in arms}
     for name, run in zip(names, results, strict=True):
         by_arm[name].append(run)
-    return RetrainResult(settings, by_arm["baseline"], by_arm["best"], test_idx.tolist())
+    return by_arm
 
 
 def load_cached(path: Path, settings: RetrainSettings) -> RetrainResult | None:
@@ -212,7 +258,7 @@ def load_cached(path: Path, settings: RetrainSettings) -> RetrainResult | None:
 def save(path: Path, result: RetrainResult, storage: str | None = None) -> None:
     """Writes the result as JSON, replacing the file only once it is complete; ``storage``:
     the study's ``storage_identity``, which delete-study and later writers check."""
-    record = {
+    record: dict[str, Any] = {
         "storage": storage,
         "key": result.settings.key(),
         "settings": result.settings.to_dict(),
@@ -220,6 +266,14 @@ def save(path: Path, result: RetrainResult, storage: str | None = None) -> None:
         "best": [asdict(run) for run in result.best],
         "test_indices": result.test_indices,
     }
+    if result.front:  # absent otherwise: a single-objective study's file stays as it was
+        record["front"] = {
+            arm.candidate.key(result.settings): {
+                "trial": arm.candidate.number,
+                "runs": [asdict(run) for run in arm.runs],
+            }
+            for arm in result.front
+        }
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(record))
 

@@ -12,7 +12,7 @@ import datetime
 import os
 import statistics
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 from scipy.stats import binomtest
 
 from lenet import FashionMNIST, TrainConfig
+from study.objectives import study_objectives
 from study.provenance import cpu_model, provenance
 from study.report.language import N_
 from study.report.origin import BestOrigin, best_origin
@@ -29,6 +30,9 @@ from study.results import best_trial_or_none, over_budget, trained_epochs, trial
 from study.samplers import screen_note
 from study.settings import STARTUP_TRIALS
 from study.storage import manifest_of
+
+if TYPE_CHECKING:
+    from study.report.front import FrontSection
 
 TOP_TRIALS = 10
 CONFUSED_PAIRS = 6
@@ -147,6 +151,8 @@ class Report:
     provenance: dict[str, Any]
     written: datetime.date
     exports: dict[str, Any] | None = None  # the checked export beside the report, if any
+    objectives: tuple[str, ...] = ("accuracy",)  # with a size: the accuracy-size section
+    front: FrontSection | None = None  # that section, when a completed trial makes a front
 
 
 def study_facts(study: optuna.Study) -> StudyFacts:
@@ -261,12 +267,12 @@ def compare(retrained: RetrainResult, data: FashionMNIST) -> Comparison:
     return Comparison(
         baseline=Arm(
             "baseline",
-            {**s.baseline_model.to_dict(), **_sampled_training(s.baseline_train)},
+            {**s.baseline_model.to_dict(), **sampled_training(s.baseline_train)},
             retrained.baseline,
         ),
         best=Arm(
             "best",
-            {**s.best_model.to_dict(), **_sampled_training(s.best_train)},
+            {**s.best_model.to_dict(), **sampled_training(s.best_train)},
             retrained.best,
         ),
         epochs=s.epochs,
@@ -282,7 +288,7 @@ def compare(retrained: RetrainResult, data: FashionMNIST) -> Comparison:
     )
 
 
-def _sampled_training(config: TrainConfig) -> dict[str, Any]:
+def sampled_training(config: TrainConfig) -> dict[str, Any]:
     """The training settings the search space samples; the rest are the same for both."""
     return {"learning_rate": config.learning_rate, "batch_size": config.batch_size}
 
@@ -310,6 +316,12 @@ def summarize(
         table = table.sort_values("val_accuracy", ascending=False, na_position="last")
         table = table.head(TOP_TRIALS)
     comparison = compare(retrained, data) if retrained and data else None
+    objectives = study_objectives(manifest_of(study))
+    front = None
+    if len(objectives) > 1 and retrained and data:
+        from study.report.front import front_section  # it builds on this module's records
+
+        front = front_section(study, objectives, retrained, data, facts.best_number)
     return Report(
         facts=facts,
         origin=best_origin(study),
@@ -326,4 +338,6 @@ def summarize(
             "logical_cores": os.cpu_count(),
         },
         written=written or datetime.date.today(),
+        objectives=objectives,
+        front=front,
     )

@@ -12,13 +12,23 @@ from plotly.offline import get_plotlyjs
 
 from lenet import ModelConfig, TrainConfig, backends, load_fashion_mnist
 from study.files import write_atomic
+from study.objectives import study_objectives
 from study.paths import check_folder_storage, check_writable_folder
 from study.report.exports import read_exports
+from study.report.front import chosen_trials, trial_configs
+from study.report.front_retrain import retrain_front_or_load
 from study.report.language import DEFAULT_LANGUAGE, Language
 from study.report.pdf import find_chromium, print_pdf, static_export
 from study.report.pool import default_workers
 from study.report.render import interactive_figure, page, static_figure
-from study.report.retrain import BASELINE_TRAIN, CACHE_FILE, RetrainSettings, retrain_or_load
+from study.report.retrain import (
+    BASELINE_TRAIN,
+    CACHE_FILE,
+    Candidate,
+    RetrainResult,
+    RetrainSettings,
+    retrain_or_load,
+)
 from study.report.summary import Report, summarize
 from study.results import best_trial_or_none
 from study.settings import DEFAULT_REPORT_SEEDS, DEFAULT_WORKERS
@@ -85,6 +95,18 @@ def retrain_settings(
     )
 
 
+def front_candidates(
+    study: optuna.Study, objectives: tuple[str, ...], retrained: RetrainResult
+) -> list[Candidate]:
+    """The chosen front trials to retrain; the best trial among them is the best arm."""
+    best = best_trial_or_none(study)
+    return [
+        Candidate(trial.number, *trial_configs(study, trial))
+        for trial in chosen_trials(study, objectives, retrained.baseline)
+        if best is None or trial.number != best.number
+    ]
+
+
 def write_report(
     options: ReportOptions, progress: Callable[[str], None] | None = None
 ) -> ReportFiles:
@@ -121,6 +143,18 @@ def write_report(
             workers=default_workers(options.workers, backends.configured()),
             storage=storage,
         )
+        objectives = study_objectives(manifest_of(study))
+        if len(objectives) > 1:
+            retrained = retrain_front_or_load(
+                retrained,
+                front_candidates(study, objectives, retrained),
+                data,
+                cache,
+                force=options.retrain,
+                progress=progress,
+                workers=default_workers(options.workers, backends.configured()),
+                storage=storage,
+            )
     report = summarize(study, retrained, data, options.command)
     report = replace(report, exports=read_exports(options.out, report.facts.best_number))
     options.out.mkdir(parents=True, exist_ok=True)
