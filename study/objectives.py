@@ -144,19 +144,20 @@ def smallest_above(front: Sequence[Point], accuracy: float) -> Point | None:
 
 
 def knee(front: Sequence[Point]) -> Point | None:
-    """The front point farthest from the line joining its two ends, with accuracy and
-    log10 size each scaled to [0, 1]: where more size stops buying much accuracy."""
+    """The front point farthest above the line joining the front's two ends, with accuracy
+    and log10 size each scaled to [0, 1]: where more size stops buying much accuracy. None
+    when no point between the ends lies above that line (a front with no bend)."""
     import math
 
     if len(front) < 3:
-        return front[-1] if front else None
+        return None
     xs = [math.log10(max(p.size, 1.0)) for p in front]
     ys = [p.accuracy for p in front]
     span_x, span_y = (xs[-1] - xs[0]) or 1.0, (ys[-1] - ys[0]) or 1.0
-    scaled = [((x - xs[0]) / span_x, (y - ys[0]) / span_y) for x, y in zip(xs, ys, strict=True)]
-    # Both ends scale to (0, 0) and (1, 1): the distance to y = x is |y - x| / sqrt(2).
-    best = max(range(len(front)), key=lambda i: scaled[i][1] - scaled[i][0])
-    return front[best]
+    # Both ends scale to (0, 0) and (1, 1): a point's distance above y = x is (y - x) / sqrt(2).
+    above = [(ys[i] - ys[0]) / span_y - (xs[i] - xs[0]) / span_x for i in range(len(front))]
+    best = max(range(1, len(front) - 1), key=lambda i: above[i])
+    return front[best] if above[best] > 0 else None
 
 
 def hypervolume(front: Sequence[Point], min_accuracy: float, max_size: float) -> float:

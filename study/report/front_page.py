@@ -116,9 +116,10 @@ def _rule(section: FrontSection, t: Language) -> str:
             "validation accuracies, so this rule errs towards a larger trial."
         ).format(value=bar)
     knee = _(
-        "The knee is the front trial farthest from the line joining the front's ends, with "
+        "The knee is the front trial farthest above the line joining the front's ends, with "
         "accuracy and log size each scaled to [0, 1]: where more size stops buying much "
-        "accuracy. A trial that is several of these is retrained once."
+        "accuracy; a front with no trial above that line has none. A trial that is several "
+        "of these is retrained once."
     )
     return f"{beats} {knee}"
 

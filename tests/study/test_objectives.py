@@ -97,8 +97,10 @@ def test_the_knee_is_where_more_size_stops_buying_accuracy():
         Point(3, 0.905, 1_000_000),
     ]
     assert knee(front) == Point(1, 0.89, 10_000)
-    assert knee(front[:2]) == front[1]  # two points: no bend, the more accurate
+    assert knee(front[:2]) is None  # two points: no bend
     assert knee([]) is None
+    sagging = [Point(0, 0.80, 1_000), Point(1, 0.81, 100_000), Point(2, 0.90, 1_000_000)]
+    assert knee(sagging) is None  # accuracy comes only at the largest size: no knee
 
 
 def test_the_hypervolume_of_one_point_is_its_rectangle_in_log_size():

@@ -129,7 +129,7 @@ def test_choose_names_the_smallest_beating_the_bar_the_knee_and_the_most_accurat
     assert choose(front, 0.87) == [(2, ("knee",)), (3, ("smallest",)), (5, ("accurate",))]
     assert choose(front, 0.9) == [(2, ("knee",)), (5, ("accurate",))]  # none beats it
     assert choose(front, 0.885) == [(2, ("knee",)), (5, ("accurate",))]  # beats: strictly
-    assert choose(front[:1], 0.5) == [(0, ("smallest", "knee", "accurate"))]
+    assert choose(front[:1], 0.5) == [(0, ("smallest", "accurate"))]  # one point: no knee
     assert choose([], 0.5) == []
 
 
