@@ -40,7 +40,7 @@ from study.bench.contest import (
 from study.errors import UsageError
 from study.objectives import Point, hypervolume
 from study.settings import RunSettings
-from study.text import table
+from study.text import plural, table
 from study.trial_record import OverBudget, TrialRecord
 
 CONTENDERS = {  # name: (sampler, pruner, what it is)
@@ -343,16 +343,17 @@ def render(report: FrontReport) -> str:
         )
         for c in report.summaries()
     ]
-    seeds = s["seeds"]
+    seeds = ",".join(map(str, s["seeds"]))
+    over = f"mean ± std over seeds {seeds}" if len(s["seeds"]) > 1 else f"seed {seeds}"
     lines = [
         machine_line(m),
         f"{s['space']}, objectives {','.join(s['objectives'])}, {s['epochs_per_trial']} epochs "
         f"per trial, {s['train_images']:,} training and {s['val_images']:,} validation images, "
-        f"{s['workers']} workers; {budget:.0f} s per contender and seed",
-        f"mean ± std over seeds {','.join(map(str, seeds))} of the trials finished within the "
-        "budget; HV: the hypervolume of the completed trials' front in (val_accuracy, log10 "
-        f"parameters), above val_accuracy {box['min_accuracy']:.2f} and below "
+        f"{plural(s['workers'], 'worker')}; {budget:.0f} s per contender and seed",
+        f"HV: the hypervolume of the completed trials' front in (val_accuracy, log10 "
+        f"parameters) above val_accuracy {box['min_accuracy']:.2f} and below "
         f"{box['max_size']:,} parameters",
+        f"{over}, counting the trials finished within the budget:",
         "",
         table([header, *rows], align="l" + "r" * (len(header) - 1)),
     ]

@@ -123,13 +123,13 @@ def test_the_table_has_a_row_per_contender_with_mean_and_std_and_states_the_box(
     assert "2.5 ± 2.1" in rows["front"] and "1.5 ± 0.7" in rows["front"]
     assert "HV 25 % (25 s)" in text and "HV 100 % (100 s)" in text
     assert f"above val_accuracy {HV_MIN_ACCURACY:.2f} and below {HV_MAX_SIZE:,} parameters" in text
-    assert "seeds 0,1" in text and "study/spaces/pareto.toml" in text
+    assert "mean ± std over seeds 0,1," in text and "study/spaces/pareto.toml" in text
 
 
 def test_one_seed_shows_bare_means():
     text = render(_report([SeedRun("tpe", 3, TRIALS, 101.0)], seeds=[3]))
     (row,) = [line for line in text.splitlines() if line.startswith(CONTENDERS["tpe"][2])]
-    assert "±" not in row
+    assert "±" not in text and "seed 3, counting" in text
     assert row.split()[3:7] == ["4.0", "2.0", "30.0", "7.0"]
 
 
