@@ -18,11 +18,10 @@ standard deviation over the seeds.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,8 +36,17 @@ from study.bench.contest import (
     machine_line,
     timed_run,
 )
+from study.bench.front_summary import (
+    HV_MAX_SIZE,
+    HV_MIN_ACCURACY,
+    BenchTrial,
+    ContenderSummary,
+    SeedRun,
+    Spread,
+    summarize,
+    summarize_run,
+)
 from study.errors import UsageError
-from study.objectives import Point, hypervolume
 from study.settings import RunSettings
 from study.text import plural, table
 from study.trial_record import OverBudget, TrialRecord
@@ -49,38 +57,13 @@ CONTENDERS = {  # name: (sampler, pruner, what it is)
     "random": ("random", "none", "random search, no pruner"),
 }
 FRONT_SEEDS = (0, 1, 2)
-FRONT_BUDGET = 150.0  # seconds per contender and seed: 3 x 3 runs in about 30 minutes
-# 2 workers on 2 cores train a 6-epoch trial on 10,000 images in about 6 to 20 s, so each run
-# has some 20 trials: past TPE's 10 random start-up trials and the front pruner's first 5.
+FRONT_BUDGET = 150.0  # seconds per contender and seed
+# Sized for the 3 x 3 runs to take about half an hour on 2 cores, with room in each run for
+# more trials than TPE's 10 random start-up draws and the 5 the front pruner waits for.
 FRONT_RUN = {"train_limit": 10_000, "val_limit": 2_000, "epochs": 6}
 FRONT_QUICK_BUDGET = 30.0  # --quick: a smoke test, not evidence
 FRONT_QUICK_RUN = {"train_limit": 1_000, "val_limit": 500, "epochs": 2}
 FRONT_QUICK_SEEDS = (0,)
-# The hypervolume's box, fixed so that every run's number is on one scale. Accuracy: a floor
-# under which a Fashion-MNIST classifier has not learned the task, so that a barely trained
-# model adds nothing. Size: just above the pareto space's largest model, 480,026 parameters,
-# so that every model of that space can count.
-HV_MIN_ACCURACY = 0.80
-HV_MAX_SIZE = 500_000
-
-
-@dataclass(frozen=True)
-class BenchTrial:
-    """One finished trial of a run."""
-
-    seconds: float  # since the run's start, when the trial finished
-    state: str  # complete, pruned (stopped after `epochs`), over_budget (never trained), failed
-    epochs: int  # epochs it trained
-    accuracy: float | None = None  # a completed trial's best-epoch validation accuracy
-    size: float | None = None  # a completed trial's parameters
-
-
-@dataclass(frozen=True)
-class SeedRun:
-    contender: str  # a key of CONTENDERS
-    seed: int
-    trials: list[BenchTrial]  # in order of finishing, those after the budget too
-    wall_seconds: float  # start to end; a trial running at the deadline ends after it
 
 
 @dataclass(frozen=True)
@@ -138,96 +121,6 @@ def front_settings(
         (FRONT_QUICK_SEEDS if quick else FRONT_SEEDS) if seeds is None else tuple(seeds),
         tuple(CONTENDERS) if contenders is None else tuple(contenders),
     )
-
-
-# -- computing ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One run's figures, counting the trials finished within the budget."""
-
-    completed: int
-    pruned: int  # stopped by the pruner after some epochs
-    epochs_trained: int
-    epochs_saved: int  # the pruned trials' epochs per trial minus the epochs they trained
-    hypervolume_at: list[float]  # at each of FRACTIONS of the budget
-
-
-def hypervolume_by(trials: Sequence[BenchTrial], seconds: float) -> float:
-    """The hypervolume of the front of the trials completed by ``seconds``, in the box."""
-    points = [
-        Point(index, t.accuracy, t.size)
-        for index, t in enumerate(trials)
-        if t.seconds <= seconds and t.accuracy is not None and t.size is not None
-    ]
-    return hypervolume(points, HV_MIN_ACCURACY, HV_MAX_SIZE)
-
-
-def summarize_run(
-    trials: Sequence[BenchTrial],
-    budget_seconds: float,
-    epochs_per_trial: int,
-    fractions: Sequence[float] = FRACTIONS,
-) -> RunSummary:
-    counted = [t for t in trials if t.seconds <= budget_seconds]
-    pruned = [t for t in counted if t.state == "pruned"]
-    return RunSummary(
-        completed=sum(t.state == "complete" for t in counted),
-        pruned=len(pruned),
-        epochs_trained=sum(t.epochs for t in counted),
-        epochs_saved=sum(epochs_per_trial - t.epochs for t in pruned),
-        hypervolume_at=[hypervolume_by(counted, f * budget_seconds) for f in fractions],
-    )
-
-
-@dataclass(frozen=True)
-class Spread:
-    mean: float
-    std: float | None  # the sample standard deviation; None for one value, which has none
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Spread:
-        std = statistics.stdev(values) if len(values) > 1 else None
-        return cls(statistics.fmean(values), std)
-
-
-@dataclass(frozen=True)
-class ContenderSummary:
-    """A contender's figures over its seeds."""
-
-    name: str
-    seeds: list[int]
-    completed: Spread
-    pruned: Spread
-    epochs_trained: Spread
-    epochs_saved: Spread
-    hypervolume_at: list[Spread] = field(default_factory=list)
-
-
-def summarize(
-    runs: Sequence[SeedRun], budget_seconds: float, epochs_per_trial: int
-) -> list[ContenderSummary]:
-    """Each contender's figures over its seeds, in the order the contenders first ran."""
-    names = list(dict.fromkeys(run.contender for run in runs))
-    summaries = []
-    for name in names:
-        own = [run for run in runs if run.contender == name]
-        each = [summarize_run(run.trials, budget_seconds, epochs_per_trial) for run in own]
-        summaries.append(
-            ContenderSummary(
-                name=name,
-                seeds=[run.seed for run in own],
-                completed=Spread.of([s.completed for s in each]),
-                pruned=Spread.of([s.pruned for s in each]),
-                epochs_trained=Spread.of([s.epochs_trained for s in each]),
-                epochs_saved=Spread.of([s.epochs_saved for s in each]),
-                hypervolume_at=[
-                    Spread.of([s.hypervolume_at[i] for s in each]) for i in range(len(FRACTIONS))
-                ],
-            )
-        )
-    return summaries
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,17 @@ from study.bench.front import (
     FRONT_BUDGET,
     FRONT_QUICK_BUDGET,
     FRONT_RUN,
-    HV_MAX_SIZE,
-    HV_MIN_ACCURACY,
-    BenchTrial,
     FrontReport,
-    SeedRun,
-    Spread,
     bench_trial,
     front_settings,
     render,
+)
+from study.bench.front_summary import (
+    HV_MAX_SIZE,
+    HV_MIN_ACCURACY,
+    BenchTrial,
+    SeedRun,
+    Spread,
     summarize,
     summarize_run,
 )
