@@ -105,7 +105,12 @@ def watched(tmp_path_factory):
             # optuna-dashboard caches a study's trials for 2 s: wait until it shows the end.
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                states = [t["state"] for t in _get(f"{base_url}/api/studies/{study_id}")["trials"]]
+                try:
+                    detail = _get(f"{base_url}/api/studies/{study_id}")
+                except OSError:  # a loaded machine can start the server after the study ends
+                    time.sleep(0.5)
+                    continue
+                states = [t["state"] for t in detail["trials"]]
                 if len(states) == N_TRIALS and "Running" not in states:
                     break
                 time.sleep(0.5)
