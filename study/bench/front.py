@@ -81,7 +81,8 @@ class FrontSettings:
         check_contenders(self.contenders, CONTENDERS)
         if not self.seeds or len(set(self.seeds)) < len(self.seeds):
             raise UsageError(
-                f"seeds must be distinct, at least one, got {','.join(map(str, self.seeds))}"
+                "seeds must be distinct, at least one, got "
+                f"{','.join(map(str, self.seeds)) or 'none'}"
             )
         if len(self.run.objectives) != 2:
             raise UsageError("bench front compares multi-objective studies: accuracy and size")

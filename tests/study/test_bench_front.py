@@ -213,7 +213,7 @@ def test_the_settings_are_the_pareto_study_sized_for_half_an_hour():
         ({"contenders": ["grid"]}, "contenders must be distinct names among front, tpe"),
         ({"contenders": []}, "contenders must be distinct names"),
         ({"contenders": ["tpe", "tpe"]}, "contenders must be distinct names"),
-        ({"seeds": []}, "seeds must be distinct, at least one"),
+        ({"seeds": []}, "seeds must be distinct, at least one, got none"),
         ({"seeds": [1, 1]}, "seeds must be distinct, at least one"),
     ],
 )
