@@ -6,7 +6,9 @@ them in order and renders the table (``bench cost``, the default, on TensorFlow)
 ``speed`` (``bench speed``) times epochs on whichever backend Keras runs on. ``peers``
 (``bench peers``) compares our search with random search and KerasTuner's Hyperband at
 equal wall-clock budgets; ``keras_tuner_adapter`` runs KerasTuner on our space and training
-code.
+code. ``front`` (``bench front``) measures the front pruner of a multi-objective study against
+TPE and random search without it, over seeds (its figures: ``front_summary``); ``contest``
+holds what peers and front share.
 
 Names are imported on first use, so that ``study.bench.peers`` loads without TensorFlow: its
 KerasTuner process must silence TensorFlow before importing it.

@@ -17,26 +17,32 @@ only trials finished within the budget count towards the best-so-far figures.
 
 from __future__ import annotations
 
-import io
 import json
 import multiprocessing
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from optuna.trial import FrozenTrial, TrialState
 
+from study.bench.contest import (
+    FRACTIONS,
+    check_budget,
+    check_contenders,
+    check_inputs,
+    describe_run,
+    machine_line,
+    timed_run,
+)
 from study.errors import StudyError, UsageError
 from study.settings import PEERS_BUDGET, PEERS_QUICK_BUDGET, RunSettings, run_settings
-from study.space import SPACES_DIR
 from study.text import table
 from study.trial_record import TrialRecord
 
-FRACTIONS = (0.25, 0.5, 1.0)  # of the budget, at which the best so far is reported
 CONTENDERS = {
     "ours": "TPE + Hyperband pruner (lenet-study run)",
     "random": "random search, no pruner (lenet-study run)",
@@ -70,31 +76,12 @@ class PeersSettings:
     contenders: tuple[str, ...] = tuple(CONTENDERS)
 
     def __post_init__(self) -> None:
-        if not self.budget_seconds > 0:
-            raise UsageError(f"the budget must be positive seconds, got {self.budget_seconds}")
-        unknown = [name for name in self.contenders if name not in CONTENDERS]
-        if unknown or not self.contenders or len(set(self.contenders)) < len(self.contenders):
-            raise UsageError(
-                f"contenders must be distinct names among {', '.join(CONTENDERS)}, got "
-                f"{','.join(self.contenders) or 'none'}"
-            )
+        check_budget(self.budget_seconds)
+        check_contenders(self.contenders, CONTENDERS)
 
     def describe(self) -> dict[str, Any]:
-        from study.progress import data_sizes
-
-        train_images, val_images = data_sizes(self.run)
-        space = self.run.space_file or SPACES_DIR / "default.toml"
-        shipped = space.parent.resolve() == SPACES_DIR.resolve()
-        return {
-            "budget_seconds": self.budget_seconds,
-            "space": f"study/spaces/{space.name}" if shipped else str(space),
-            "epochs_per_trial": self.run.epochs,
-            "train_images": train_images,
-            "val_images": val_images,
-            "seed": self.run.seed,
-            "workers": self.run.workers,  # ours and random; KerasTuner runs one process
-            "startup_trials": self.run.startup_trials,  # ours: TPE's random draws
-        }
+        # workers: ours and random, KerasTuner runs one process; startup_trials: ours only.
+        return describe_run(self.run, self.budget_seconds)
 
 
 @dataclass(frozen=True)
@@ -189,7 +176,6 @@ def run_peers(settings: PeersSettings, log: TextIO | None = None) -> PeersReport
     """
     from importlib.metadata import PackageNotFoundError, version
 
-    from lenet.data import find_data_dir
     from study.provenance import machine
 
     try:
@@ -200,8 +186,7 @@ def run_peers(settings: PeersSettings, log: TextIO | None = None) -> PeersReport
                 "the peers comparison needs KerasTuner: pip install 'lenet-study[bench]'"
             ) from None
         tuner_version = "-"
-    settings.run.search_space()  # a bad space file fails before an hour of measuring
-    find_data_dir(settings.run.data_dir)
+    check_inputs(settings.run)  # a bad space file fails before an hour of measuring
     out = log or sys.stderr
     budget = settings.budget_seconds
     info = {**machine(), "keras_tuner": tuner_version}
@@ -231,37 +216,15 @@ def _optuna_contender(
     name: str, settings: PeersSettings, folder: Path, sampler: str, pruner: str
 ) -> ContenderRun:
     """``lenet-study run`` with this sampler and pruner, its timeout the budget."""
-    from study.progress import QUIET
-    from study.runner import run
-    from study.storage import load_study
-
-    storage = f"sqlite:///{folder / 'peers.db'}"
-    study_settings = replace(
-        settings.run,
-        study_name=name,
-        storage=storage,
-        results_dir=folder / name,
-        sampler=sampler,
-        pruner=pruner,
-        n_trials=None,
-        max_trials=None,
-        timeout=settings.budget_seconds,
-        verbosity=QUIET,
-    )
-    start, clock = time.time(), time.monotonic()
-    code = run(study_settings, out=io.StringIO(), started=clock)
-    wall = time.time() - start
-    if code != 0:
-        raise StudyError(f"the {name!r} contender's workers failed (exit code {code})")
-    study = load_study(storage, name)
-    trials = [_finished(t, start) for t in study.trials]
+    timed = timed_run(settings.run, name, folder, settings.budget_seconds, sampler, pruner)
+    trials = [_finished(t, timed.seconds(t)) for t in timed.trials]
     finished = sorted((t for t in trials if t is not None), key=lambda t: t.seconds)
-    return ContenderRun(name, finished, wall)
+    return ContenderRun(name, finished, timed.wall_seconds)
 
 
-def _finished(trial: FrozenTrial, start: float) -> FinishedTrial | None:
-    """The trial as finished at its ``datetime_complete``; None while it has not finished."""
-    if trial.datetime_complete is None:
+def _finished(trial: FrozenTrial, seconds: float | None) -> FinishedTrial | None:
+    """The trial as finished ``seconds`` after the start; None while it has not finished."""
+    if seconds is None:
         return None
     value = trial.value if trial.state == TrialState.COMPLETE else None
     if trial.state == TrialState.PRUNED and trial.intermediate_values:
@@ -269,7 +232,6 @@ def _finished(trial: FrozenTrial, start: float) -> FinishedTrial | None:
     epochs = TrialRecord.of(trial).epochs_run
     if epochs is None:
         epochs = len(trial.intermediate_values)
-    seconds = trial.datetime_complete.timestamp() - start
     return FinishedTrial(seconds, value, int(epochs) if value is not None else 0)
 
 
@@ -338,8 +300,7 @@ def render(report: PeersReport) -> str:
     ]
     header = ("contender", "trials (no value)", *columns)
     lines = [
-        f"{m['cpu_model']}, {m['cores']} cores; TensorFlow {m.get('tensorflow', '-')}, "
-        f"Keras {m['keras']}, KerasTuner {m.get('keras_tuner', '-')}, Optuna {m['optuna']}",
+        machine_line(m, f"KerasTuner {m.get('keras_tuner', '-')}"),
         f"{s['space']}, {s['epochs_per_trial']} epochs per trial, {s['train_images']:,} "
         f"training and {s['val_images']:,} validation images, seed {s['seed']}; "
         f"{budget:.0f} s per contender",

@@ -1,4 +1,5 @@
-"""``lenet-study bench``: what a study costs, other tuners, epoch speed, predict start-up."""
+"""``lenet-study bench``: what a study costs, other tuners, the front pruner, epoch speed,
+predict start-up."""
 
 from __future__ import annotations
 
@@ -25,6 +26,33 @@ _PEERS_HELP = {
     "startup_trials": "our TPE's random start-up trials, as in run (default: "
     "{default.startup_trials})",
 }
+# `bench front`'s: peers' but the seed, which --seeds replaces.
+FRONT_FIELDS = tuple(name for name in PEERS_FIELDS if name != "seed")
+_FRONT_HELP = {
+    **_PEERS_HELP,
+    "space_file": "search-space TOML (default: study/spaces/pareto.toml)",
+    "epochs": "epochs per trial (default: {front[epochs]}; --quick: {front_quick[epochs]})",
+    "train_limit": "stratified training subset (default: {front[train_limit]:,}; --quick: "
+    "{front_quick[train_limit]:,})",
+    "val_limit": "stratified validation subset (default: {front[val_limit]:,}; --quick: "
+    "{front_quick[val_limit]:,})",
+    "workers": "worker processes of each run, as in run (default: {default.workers})",
+    "startup_trials": "TPE's random start-up trials, as in run (default: "
+    "{default.startup_trials})",
+}
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    """``"0,1,2"`` -> ``(0, 1, 2)``: distinct seeds, at least one."""
+    from study.options import seed
+
+    parts = [part.strip() for part in text.split(",")]
+    if not text.strip() or any(not part for part in parts):
+        raise argparse.ArgumentTypeError(f"expected seeds such as 0,1,2, got {text!r}")
+    seeds = tuple(seed(part) for part in parts)
+    if len(set(seeds)) < len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds, got {text}")
+    return seeds
 
 
 class _SectionParser(Parser):
@@ -57,8 +85,9 @@ def add_parser(commands: Any) -> None:
     bench = commands.add_parser(
         "bench",
         help="measure training speed, trial overhead, workers, pruning and memory (cost); "
-        "compare our search with random search and KerasTuner (peers); time epochs on this "
-        "backend, TensorFlow or JAX (speed); time predict per exported format (predict)",
+        "compare our search with random search and KerasTuner (peers); measure the front "
+        "pruner of a multi-objective study (front); time epochs on this backend, TensorFlow "
+        "or JAX (speed); time predict per exported format (predict)",
     )
     sections = bench.add_subparsers(
         dest="section",
@@ -108,6 +137,7 @@ def add_parser(commands: Any) -> None:
         help="the study's space and epochs, as in run (default: default)",
     )
     add_options(peers, RunSettings, PEERS_FIELDS, helps=_PEERS_HELP)
+    _add_front(section)
     speed = section(
         "speed",
         "seconds per epoch of plain model.fit and of our training paths, on the backend Keras "
@@ -142,6 +172,49 @@ def add_parser(commands: Any) -> None:
         help="a folder of `export --format keras,onnx,litert` (default: RESULTS_DIR/STUDY_NAME "
         "of the default study)",
     )
+
+
+def _add_front(section: Any) -> None:
+    from study.bench.front import (
+        FRONT_BUDGET,
+        FRONT_QUICK_BUDGET,
+        FRONT_QUICK_RUN,
+        FRONT_QUICK_SEEDS,
+        FRONT_RUN,
+        FRONT_SEEDS,
+    )
+    from study.settings import RunSettings
+
+    front = section(
+        "front",
+        "TPE with the front pruner, TPE without it and random search on a study of accuracy "
+        "against parameters, each for --budget seconds at each of --seeds",
+        f"{FRONT_QUICK_RUN['train_limit']:,} training images, {FRONT_QUICK_RUN['epochs']} "
+        f"epochs, {FRONT_QUICK_BUDGET:.0f} s per contender, seed "
+        f"{','.join(map(str, FRONT_QUICK_SEEDS))}",
+    )
+    front.add_argument(
+        "--budget",
+        type=positive_float,
+        dest="budget_seconds",
+        metavar="SECONDS",
+        help=f"wall-clock seconds per contender and seed (default: {FRONT_BUDGET:.0f})",
+    )
+    front.add_argument(
+        "--seeds",
+        type=_seeds,
+        metavar="N,...",
+        help="seeds of the sampler, split and training; each contender runs once per seed "
+        f"(default: {','.join(map(str, FRONT_SEEDS))})",
+    )
+    front.add_argument(
+        "--contenders",
+        type=names,
+        metavar="NAME,...",
+        help="which contenders to run, in this order: front, tpe, random (default: all three)",
+    )
+    context = {"front": FRONT_RUN, "front_quick": FRONT_QUICK_RUN}
+    add_options(front, RunSettings, FRONT_FIELDS, context=context, helps=_FRONT_HELP)
 
 
 def section_argv(argv: list[str]) -> list[str]:
@@ -180,6 +253,12 @@ def _shown(text: str, report: Any, json_path: Path | None) -> int:
     return 0
 
 
+def _given(args: argparse.Namespace, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The run options among ``fields`` given on the command line, for RunSettings."""
+    values = {name: getattr(args, name) for name in fields}
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def _cost(args: argparse.Namespace) -> int:
     from study.bench import BenchSizes, render, run_bench
 
@@ -190,13 +269,28 @@ def _cost(args: argparse.Namespace) -> int:
 def _peers(args: argparse.Namespace) -> int:
     from study.bench.peers import peers_settings, render, run_peers
 
-    given = {name: getattr(args, name) for name in PEERS_FIELDS}
-    given = {name: value for name, value in given.items() if value is not None}
+    given = _given(args, PEERS_FIELDS)
     preset = "quick" if args.quick else args.preset or "default"
     settings = peers_settings(
         preset, args.budget_seconds, args.contenders, data_dir=args.data_dir, **given
     )
     report = run_peers(settings)
+    return _shown(render(report), report, args.json)
+
+
+def _front(args: argparse.Namespace) -> int:
+    from study.bench.front import front_settings, render, run_front
+
+    given = _given(args, FRONT_FIELDS)
+    settings = front_settings(
+        args.quick,
+        args.budget_seconds,
+        args.seeds,
+        args.contenders,
+        data_dir=args.data_dir,
+        **given,
+    )
+    report = run_front(settings)
     return _shown(render(report), report, args.json)
 
 
@@ -219,4 +313,10 @@ def _predict(args: argparse.Namespace) -> int:
     return _shown(render(report), report, args.json)
 
 
-SECTIONS = {"cost": _cost, "peers": _peers, "speed": _speed, "predict": _predict}
+SECTIONS = {
+    "cost": _cost,
+    "peers": _peers,
+    "front": _front,
+    "speed": _speed,
+    "predict": _predict,
+}

@@ -138,3 +138,74 @@ def postgres_url() -> Iterator[str]:
             [*as_user, bins[-1] / "pg_ctl", "-D", data, "-m", "immediate", "stop"],
             capture_output=True,
         )
+
+
+# A multi-objective study's trials, as the objective records them: (val_accuracy per epoch,
+# parameters); no parameters: pruned by the front pruner after those epochs.
+PARETO_TRIALS: list[tuple[list[float], int | None]] = [
+    ([0.80, 0.84, 0.85], 10_000),
+    ([0.86, 0.89, 0.90], 100_000),  # the most accurate
+    ([0.84, 0.88, 0.87], 1_000),  # smaller than all, less accurate: on the front too
+    ([0.70, 0.72], None),
+]
+
+
+def _pareto_study(url: str, name: str = "pareto") -> optuna.Study:
+    """A study of accuracy against parameters, made as ``run --preset pareto`` makes one (our
+    manifest and metric names), whose trials record what a real objective records and run
+    ``record_trial`` as a run does, without training: ``PARETO_TRIALS``, in order."""
+    from study.objectives import metric_names
+    from study.settings import RunSettings
+    from study.space import suggest
+    from study.storage import create_or_load_study, open_storage
+    from study.trial_notes import record_trial
+    from study.trial_record import Completed, Pruned, TrialRecord
+
+    settings = RunSettings.pareto()
+    space = settings.search_space()
+    manifest = {
+        "objectives": list(settings.objectives),
+        "search_space": space.to_json(),
+        "protocol": settings.protocol(),
+        "sampler": "tpe",
+        "pruner": "front",
+        "seed": 0,
+    }
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    study = create_or_load_study(
+        open_storage(url), name, sampler, optuna.pruners.NopPruner(), manifest
+    )
+    assert study.metric_names == metric_names(settings.objectives)
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        curve, size = PARETO_TRIALS[trial.number]
+        suggest(trial, space)
+        history = {
+            "accuracy": [v + 0.02 for v in curve],
+            "val_accuracy": curve,
+            "loss": [1.0 - v for v in curve],
+            "val_loss": [1.1 - v for v in curve],
+        }
+        TrialRecord(
+            n_params=size or 20_000,
+            seed=trial.number,
+            history=history,
+            epochs_run=len(curve),
+            seconds_per_epoch=1.5,
+        ).write(trial)
+        if size is None:
+            TrialRecord(end=Pruned(len(curve))).write(trial)
+            raise optuna.TrialPruned(f"pruned at epoch {len(curve)}")
+        confusion = [[100 + trial.number if i == j else j for j in range(10)] for i in range(10)]
+        best = 1 + curve.index(max(curve))
+        TrialRecord(best_epoch=best, val_confusion=confusion, end=Completed()).write(trial)
+        return max(curve), float(size)
+
+    study.optimize(objective, n_trials=len(PARETO_TRIALS), callbacks=[record_trial])
+    return study
+
+
+@pytest.fixture(scope="session")
+def pareto_study() -> Callable[..., optuna.Study]:
+    """``pareto_study(url, name="pareto")``: see above."""
+    return _pareto_study

@@ -277,6 +277,12 @@ CASES = [
     (["bench", "--budget", "60"], 2, "--budget: only with bench peers"),
     (["bench", "speed", "--startup-trials", "5"], 2, "--startup-trials: only with bench peers"),
     (["bench", *PEERS, "--contenders", "ours,grid"], 2, "contenders must be distinct names"),
+    # bench front: checked before its first run, as peers is.
+    (["bench", "front", "--quick", "--space", "spaces/tanhh.toml"], 2, "'tanhh'"),
+    (["bench", "front", "--quick", "--json", "afile/front.json"], 1, "cannot write the JSON"),
+    (["bench", "front", "--quick", "--data-dir", "nodata"], 1, "is missing"),
+    (["bench", "front", "--seeds", "0,-1"], 2, "--seeds: expected a seed from 0 to 2147483647"),
+    (["bench", "front", "--contenders", "front,ours"], 2, "contenders must be distinct names"),
 ]
 
 

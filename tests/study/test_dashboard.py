@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import optuna
@@ -104,7 +105,12 @@ def watched(tmp_path_factory):
             # optuna-dashboard caches a study's trials for 2 s: wait until it shows the end.
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                states = [t["state"] for t in _get(f"{base_url}/api/studies/{study_id}")["trials"]]
+                try:
+                    detail = _get(f"{base_url}/api/studies/{study_id}")
+                except OSError:  # a loaded machine can start the server after the study ends
+                    time.sleep(0.5)
+                    continue
+                states = [t["state"] for t in detail["trials"]]
                 if len(states) == N_TRIALS and "Running" not in states:
                     break
                 time.sleep(0.5)
@@ -176,6 +182,53 @@ def test_the_api_serves_the_trials_notes_figures_and_model_files(watched):
 )
 def test_the_trial_list_renders_in_a_headless_browser(watched, tmp_path):
     page = f"{watched.base_url}/dashboard/studies/{watched.study_id}/trials"
+    screenshot = tmp_path / "dashboard.png"
+    dom = _chromium_dom(page, tmp_path / "profile", screenshot)
+    assert f"{N_TRIALS} Trials" in dom
+    assert all(f"Trial {n}" in dom for n in range(N_TRIALS))
+    assert f"{STUDY} (id={watched.study_id})" in dom
+    with Image.open(screenshot) as image:
+        assert image.format == "PNG" and image.size == (1400, 900)
+        low, high = image.convert("L").getextrema()
+        assert high - low > 100, "the screenshot is blank"
+
+
+# HTML elements without an end tag, which open no level of nesting.
+_VOID = frozenset(("area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"))
+
+
+class _Subtree(HTMLParser):
+    """The start tags and the text inside the element with id ``element_id`` of a page."""
+
+    def __init__(self, element_id: str) -> None:
+        super().__init__()
+        self.element_id, self.depth = element_id, 0
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if self.depth:
+            self.tags.append((tag, found))
+            self.depth += tag not in _VOID
+        elif found.get("id") == self.element_id:
+            self.depth = 1
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.depth:
+            self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth and tag not in _VOID:
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.text.append(data.strip())
+
+
+def _chromium_dom(page: str, profile: Path, screenshot: Path) -> str:
+    """The page as headless Chromium renders it, once its scripts have fetched and drawn."""
     browser = [
         str(CHROMIUM),
         "--headless",
@@ -186,22 +239,84 @@ def test_the_trial_list_renders_in_a_headless_browser(watched, tmp_path):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--user-data-dir={profile}",
         "--virtual-time-budget=10000",  # lets the page fetch the API and render
         "--window-size=1400,900",
     ]
-    screenshot = tmp_path / "dashboard.png"
-    dom = subprocess.run(
+    return subprocess.run(
         [*browser, f"--screenshot={screenshot}", "--dump-dom", page],
         capture_output=True,
         text=True,
         timeout=120,
     ).stdout
-    assert f"{N_TRIALS} Trials" in dom
-    assert all(f"Trial {n}" in dom for n in range(N_TRIALS))
-    assert f"{STUDY} (id={watched.study_id})" in dom
+
+
+@pytest.fixture(scope="module")
+def pareto_dashboard(tmp_path_factory, pareto_study):
+    """``lenet-study dashboard`` serving a multi-objective study (conftest.PARETO_TRIALS:
+    three completed trials, two of them on the front, and a pruned one)."""
+    folder = tmp_path_factory.mktemp("pareto-dashboard")
+    storage_url = f"sqlite:///{folder / 'study.db'}"
+    pareto_study(storage_url, "pareto")
+    port = _free_port()
+    where = ["--study-name", "pareto", "--storage", storage_url, "--results-dir", str(folder)]
+    with open(folder / "dashboard.err", "w") as err:
+        server = _lenet_study(
+            "dashboard", "--port", str(port), *where, stdout=subprocess.PIPE, stderr=err
+        )
+        try:
+            url = re.search(r"/dashboard/studies/(\d+)", server.stdout.readline())
+            assert url, (folder / "dashboard.err").read_text()[-2000:]
+            base_url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:  # until it listens
+                try:
+                    _get(f"{base_url}/api/meta")
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "the dashboard never answered"
+                    time.sleep(0.2)
+            yield base_url, int(url.group(1))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def test_the_api_serves_a_multi_objective_study_with_its_objective_names(pareto_dashboard):
+    base_url, study_id = pareto_dashboard
+    detail = _get(f"{base_url}/api/studies/{study_id}")
+    assert detail["objective_names"] == ["val_accuracy", "params"]
+    assert detail["directions"] == ["maximize", "minimize"]
+    assert [t["state"] for t in detail["trials"]] == ["Complete"] * 3 + ["Pruned"]
+    assert all(f"Trial {t['number']}:" in t["note"]["body"] for t in detail["trials"])
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (`apt-get install chromium`)"
+)
+def test_the_study_page_draws_the_pareto_front_in_a_headless_browser(pareto_dashboard, tmp_path):
+    base_url, study_id = pareto_dashboard
+    screenshot = tmp_path / "pareto.png"
+    page = f"{base_url}/dashboard/studies/{study_id}"
+    dom = _chromium_dom(page, tmp_path / "profile", screenshot)
+    assert "Pareto Front" in dom
+    # Its axes, as the dashboard's objective pickers show them: accuracy across, size up.
+    pickers = re.findall(r'role="combobox"[^>]*>([^<]*)<', dom)
+    assert pickers[:2] == ["val_accuracy", "params"]
+    plot = _Subtree("graph-pareto-front")  # the dashboard's id for the plot's element
+    plot.feed(dom)
+    points: list[int] = []  # per plotly scatter trace, its drawn markers
+    for tag, attrs in plot.tags:
+        kind = attrs.get("class") or ""
+        if tag == "g" and kind.startswith("trace scatter"):
+            points.append(0)
+        elif tag == "path" and kind == "point":
+            points[-1] += 1
+    # The completed trials only: the dominated one, then the two on the front (Best Trial).
+    assert [n for n in points if n] == [1, 2], points
+    assert "Best Trial" in plot.text
+    assert {"0.9", "100k"} <= set(plot.text), "the axes do not span the trials' values"
     with Image.open(screenshot) as image:
-        assert image.format == "PNG" and image.size == (1400, 900)
         low, high = image.convert("L").getextrema()
         assert high - low > 100, "the screenshot is blank"
 

@@ -46,7 +46,9 @@ def test_every_section_is_a_sub_command_whose_options_have_help():
     [
         ("cost", "--rounds", "bench speed or bench predict"),
         ("peers", "--export", "bench predict"),
-        ("predict", "--budget", "bench peers"),
+        ("predict", "--budget", "bench peers or bench front"),
+        ("front", "--preset", "bench peers"),
+        ("peers", "--seeds", "bench front"),
     ],
 )
 def test_an_option_of_another_section_names_its_section(section, flag, owners, capsys):
