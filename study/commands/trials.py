@@ -23,6 +23,8 @@ def add_parser(commands: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    from optuna.trial import TrialState
+
     from study.files import atomic_path, write_json
     from study.paths import check_writable_file
     from study.results import format_trials_table, trials_table
@@ -35,7 +37,12 @@ def command(args: argparse.Namespace) -> int:
     study = load_study(storage_url(args), args.study_name)
     table = trials_table(study, front_only=args.front)
     if args.front and not len(table):
-        print("no completed trial yet, so no front")
+        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        print(
+            "no completed trial records its parameter count, so no front"
+            if completed
+            else "no completed trial yet, so no front"
+        )
     else:
         print(format_trials_table(table))
     if args.csv:

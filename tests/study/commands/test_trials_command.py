@@ -89,3 +89,11 @@ def test_the_single_objective_table_is_unchanged_without_front(tmp_path, capsys,
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:5] == ["number", "state", "val_accuracy", "params", "front"]
     assert [int(line.split()[0]) for line in lines[1:]] == [0, 1, 4]
+
+
+def test_front_of_trials_without_a_parameter_count_says_so(tmp_path, capsys, finished_study):
+    finished_study(f"sqlite:///{tmp_path / 'db.sqlite'}", "old", tmp_path)  # no n_params
+    assert main(["trials", *_where(tmp_path, "old"), "--front"]) == 0
+    assert (
+        capsys.readouterr().out == "no completed trial records its parameter count, so no front\n"
+    )
