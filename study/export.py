@@ -97,13 +97,13 @@ def export_best(
     are they renamed into place: an interrupted or failed export never replaces a good model
     with a broken one, and leaves none of its own files behind.
 
-    Returns:
-        The record written to ``best_model.json``.
-
     Args:
         choice: which trial (see ``study.export_choice``); a study with a size objective has
             no single best, so it needs a trial or an accuracy to reach.
         trials_command: the command that lists the study's trials, for the messages.
+
+    Returns:
+        The record written to ``best_model.json``.
 
     Raises:
         UsageError: ``choice`` names no completed trial (see ``choose_trial``).

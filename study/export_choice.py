@@ -80,8 +80,14 @@ def choose_trial(
     Raises:
         UsageError: no such trial, one that did not complete, a plain choice in a study with
             a size objective (no single best), or an accuracy no front trial reaches.
-        StudyError: the study has no completed trial (or, for a front, none with a size).
+        StudyError: the study has no completed trial (or, for a front, none with a size), or
+            its directions do not match its manifest's objectives.
     """
+    if len(objectives) != len(study.directions):  # a manifest written by hand
+        raise StudyError(
+            f"study {study.study_name!r} has {len(study.directions)} objectives, its manifest "
+            f"{len(objectives)}; export a study that `lenet-study run` made"
+        )
     if choice.by == "trial":
         return _numbered(study, choice.trial if choice.trial is not None else -1, trials_command)
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

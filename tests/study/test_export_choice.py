@@ -101,3 +101,11 @@ def test_no_completed_trial_is_a_study_error(tmp_path, storage_url, front_study,
     study = front_study(storage_url, "mo", tmp_path, ["PRUNED"])
     with pytest.raises(StudyError, match="no completed trial"):
         choose_trial(study, choice, TWO)
+
+
+def test_a_manifest_that_does_not_match_the_directions_is_a_study_error(
+    tmp_path, storage_url, front_study
+):
+    study = front_study(storage_url, "mo", tmp_path, POINTS)
+    with pytest.raises(StudyError, match="2 objectives, its manifest 1"):
+        choose_trial(study, Choice("trial", trial=0), ("accuracy",))
