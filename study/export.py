@@ -21,6 +21,7 @@ from lenet.saving import ModelFileError, load_model, sha256_of
 from lenet.session import clear_session
 from study.artifacts import artifact_store
 from study.errors import StudyError
+from study.export_choice import TRIALS_COMMAND, Choice, choose_trial
 from study.export_formats import (
     FILES,
     REPRESENTATIVE_IMAGES,
@@ -33,6 +34,7 @@ from study.export_formats import (
     written_formats,
 )
 from study.files import discard, json_text, rename_into_place, temporary_path
+from study.objectives import ACCURACY, study_objectives
 from study.paths import check_folder_storage, check_writable_folder
 from study.provenance import cpu_model, versions
 from study.results import best_trial_or_none
@@ -41,6 +43,7 @@ from study.trial_record import TrialRecord
 
 MODEL_NAME = "best_model.keras"
 RECORD_NAME = "best_model.json"
+BEST = Choice()
 
 
 def best_completed_trial(study: optuna.Study) -> FrozenTrial:
@@ -82,23 +85,34 @@ def export_best(
     formats: Sequence[str] = ("keras",),
     data_dir: Path | None = None,
     storage: str | None = None,
+    choice: Choice = BEST,
+    trials_command: str = TRIALS_COMMAND,
 ) -> dict[str, Any]:
-    """Writes ``best_model.keras`` and ``best_model.json`` for the study's best trial, and
-    the other ``formats`` (``onnx``, ``litert``: see ``study.export_formats``).
+    """Writes ``best_model.keras`` and ``best_model.json`` for the trial ``choice`` names (by
+    default the study's best), and the other ``formats`` (``onnx``, ``litert``: see
+    ``study.export_formats``).
 
     Every file is written to a temporary name in ``out_dir``, the model is reloaded in safe
     mode and checked, each other format is scored against it on the test set, and only then
     are they renamed into place: an interrupted or failed export never replaces a good model
     with a broken one, and leaves none of its own files behind.
 
+    Args:
+        choice: which trial (see ``study.export_choice``); a study with a size objective has
+            no single best, so it needs a trial or an accuracy to reach.
+        trials_command: the command that lists the study's trials, for the messages.
+
     Returns:
         The record written to ``best_model.json``.
 
     Raises:
+        UsageError: ``choice`` names no completed trial (see ``choose_trial``).
         StudyError: no completed trial, its model file is missing, ``out_dir`` cannot be
             written, a converter is not installed, or an exported model fails its check.
     """
-    trial = best_completed_trial(study)
+    manifest = manifest_of(study)
+    objectives = study_objectives(manifest)
+    trial = choose_trial(study, choice, objectives, trials_command)
     check_writable_folder(out_dir, "export folder")
     if storage is not None:
         check_folder_storage(out_dir, storage)
@@ -125,7 +139,6 @@ def export_best(
             temporary.update({FILES[name]: path for name, path in files.items()})
             convert(tmp_model, files, representative_images(data.x_train))
             figures = score(model, tmp_model, files, data.x_test, data.y_test)
-        manifest = manifest_of(study)
         stored = TrialRecord.of(trial)
         names = {"keras": MODEL_NAME, **FILES}
         record = {
@@ -154,6 +167,13 @@ def export_best(
             "data": manifest.get("data"),
             "versions": {**manifest.get("versions", {}), "exported_with": versions()},
             "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "chosen": choice.to_dict(),
+            "objectives": list(objectives),
+            # Sizes are counts, stored by Optuna as floats.
+            "objective_values": {
+                name: value if name == ACCURACY else int(value)
+                for name, value in zip(objectives, trial.values, strict=True)
+            },
         }
         if figures:
             record["formats_checked_on"] = {

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import TextIO
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from study.errors import UsageError
+from study.objectives import study_objectives
 from study.storage import manifest_of, open_existing_storage
 from study.text import table as text_table
 
@@ -43,6 +44,18 @@ def _created(summary: optuna.study.StudySummary) -> datetime | None:
     return summary.datetime_start
 
 
+def _best_accuracy(summary: optuna.study.StudySummary, trials: list[FrozenTrial]) -> float | None:
+    """The best value of a single-objective study, the highest val_accuracy of a study with a
+    size objective (Optuna's summary has no best trial for several objectives), else None."""
+    if summary.best_trial is not None:
+        return summary.best_trial.value
+    objectives = study_objectives(manifest_of(summary))
+    if len(summary.directions) == 1 or len(objectives) != len(summary.directions):
+        return None  # nothing completed, or objectives of a study made by plain Optuna
+    completed = [t.values[0] for t in trials if t.state == TrialState.COMPLETE and t.values]
+    return max(completed, default=None)
+
+
 def list_studies(storage_url: str) -> list[StudyRow]:
     """The storage's studies, by name.
 
@@ -53,13 +66,13 @@ def list_studies(storage_url: str) -> list[StudyRow]:
     rows = []
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=True):
         study_id = storage.get_study_id_from_name(summary.study_name)
-        states = [t.state for t in storage.get_all_trials(study_id, deepcopy=False)]
-        best = summary.best_trial.value if summary.best_trial is not None else None
+        trials = storage.get_all_trials(study_id, deepcopy=False)
+        states = [t.state for t in trials]
         rows.append(
             StudyRow(
                 name=summary.study_name,
                 states={s.name.lower(): states.count(s) for s in TrialState if s in states},
-                best_value=best,
+                best_value=_best_accuracy(summary, trials),
                 created=_created(summary),
             )
         )

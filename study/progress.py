@@ -3,14 +3,17 @@ commands to run next. Light to import: the worker supervisor uses it without Ten
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from optuna.trial import FrozenTrial, TrialState
 
 from study.masking import mask_url
+from study.objectives import Point, knee
 from study.results import trained_epochs
 from study.samplers import screen_note
 from study.settings import (
@@ -23,6 +26,7 @@ from study.text import plural
 from study.trial_record import Failed, OverBudget, TrialRecord
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2  # RunSettings.verbosity: -q, neither, -v
+EXPORT_ACCURACY = 0.9  # the export a multi-objective run's end suggests, if the front reaches it
 
 
 def format_trial(trial: FrozenTrial, sizes: bool = False) -> str:
@@ -110,25 +114,56 @@ def header(
     return line + (f"\nresumed: {other}" if other else "")
 
 
-def next_commands(settings: RunSettings) -> list[str]:
-    """The commands that show this run's result, with its non-default study and places."""
+def study_flags(study_name: str, storage: str | None, results_dir: Path) -> list[str]:
+    """The options that name a study and its places, those that are not the defaults; the
+    storage's password masked."""
     where: list[str] = []
-    if settings.study_name != DEFAULT_STUDY_NAME:
-        where += ["--study-name", settings.study_name]
-    if settings.storage is not None:
-        where += ["--storage", mask_url(settings.storage)]  # the password is not shown
-    if settings.results_dir != DEFAULT_RESULTS_DIR:
-        where += ["--results-dir", str(settings.results_dir)]
+    if study_name != DEFAULT_STUDY_NAME:
+        where += ["--study-name", study_name]
+    if storage is not None:
+        where += ["--storage", mask_url(storage)]  # the password is not shown
+    if results_dir != DEFAULT_RESULTS_DIR:
+        where += ["--results-dir", str(results_dir)]
+    return where
+
+
+def next_commands(settings: RunSettings, front: Sequence[Point] = ()) -> list[str]:
+    """The commands that show this run's result, with its non-default study and places.
+
+    Args:
+        front: the study's accuracy-size front, for a study with a size objective: it has no
+            single best, so the commands list the front and export a point of it.
+    """
+    where = study_flags(settings.study_name, settings.storage, settings.results_dir)
+    chosen: list[tuple[list[str], str]] = [(["export"], "the best model and its record")]
+    if len(settings.objectives) > 1:
+        accuracy = export_threshold(front)
+        chosen = [
+            (["trials", "--front"], "the accuracy-size front, smallest first"),
+            (
+                ["export", "--smallest-above", f"{accuracy:g}"],
+                f"the smallest model at or above val_accuracy {accuracy:g}, and its record",
+            ),
+        ]
     lines = {
-        shlex.join(["lenet-study", command, *where]): why
+        shlex.join(["lenet-study", *command, *where]): why
         for command, why in (
-            ("dashboard", "browse the trials"),
-            ("export", "the best model and its record"),
-            ("report", "report.html and report.pdf"),
+            (["dashboard"], "browse the trials"),
+            *chosen,
+            (["report"], "report.html and report.pdf"),
         )
     }
     width = max(map(len, lines))
     return [f"{line:<{width}}  # {why}" for line, why in lines.items()]
+
+
+def export_threshold(front: Sequence[Point]) -> float:
+    """The accuracy ``export --smallest-above`` is shown with: 0.9 if the front reaches it,
+    else the knee's accuracy rounded down to a hundredth, so the command shown works."""
+    point = knee(front)
+    if point is None or front[-1].accuracy >= EXPORT_ACCURACY:
+        return EXPORT_ACCURACY
+    return max(math.floor(point.accuracy * 100) / 100, 0.01)
 
 
 class Progress:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from study.errors import UsageError
 from study.trial_record import OverBudget, TrialRecord
 
 _USER_COLUMNS = ("best_epoch", "epochs_run", "n_params", "seconds_per_epoch", "end")
@@ -56,30 +58,79 @@ def live_trial(study: optuna.Study, trial: FrozenTrial) -> optuna.Trial:
     return optuna.Trial(study, trial._trial_id)
 
 
-def trials_table(study: optuna.Study) -> pd.DataFrame:
+def trials_table(study: optuna.Study, front_only: bool = False) -> pd.DataFrame:
     """One row per trial: number, state, val_accuracy, duration, parameters, epochs, size.
 
-    Built on ``Study.trials_dataframe`` with the per-epoch history left out (it is a list).
+    Built on ``Study.trials_dataframe`` with the per-epoch history left out (it is a list). A
+    study with a size objective also has that objective's value (``params`` or ``macs``) after
+    val_accuracy, and ``front``: whether the trial is on its accuracy-size Pareto front.
+
+    Args:
+        front_only: only the front's trials, smallest first, with the size and ``front``
+            columns; a single-objective study's front is drawn against its trials' parameters.
+
+    Raises:
+        UsageError: ``front_only`` for a study with objectives lenet-study did not record.
     """
+    from study.objectives import metric_names, study_objectives
+    from study.storage import manifest_of
+
+    objectives = study_objectives(manifest_of(study))
+    known = len(objectives) == len(study.directions)  # else made by plain Optuna, no manifest
+    if front_only and not known:
+        raise UsageError(
+            f"study {study.study_name!r} has {len(study.directions)} objectives and no record "
+            "of what they measure, so it has no accuracy-size front; list it without --front"
+        )
     frame = study.trials_dataframe(
         attrs=("number", "state", "value", "duration", "params", "user_attrs")
     )
     if frame.empty:
         return frame
-    # One objective: "value"; with a size too, "values_val_accuracy" then "values_params".
-    first = next((c for c in frame.columns if c.startswith("value")), None)
-    frame = frame.rename(columns={first: "val_accuracy"}) if first else frame
+    values = [c for c in frame.columns if c.startswith("value")]
+    if len(values) == 1:
+        names = ["val_accuracy"]
+    elif known:
+        names = metric_names(objectives)
+    else:  # Optuna's own names: values_0, values_1, or the metric names it was given
+        names = values
+    frame = frame.rename(columns=dict(zip(values, names, strict=True)))
     frame.columns = [c.removeprefix("params_").removeprefix("user_attrs_") for c in frame.columns]
     frame["duration"] = frame["duration"].dt.total_seconds().round(1)
-    keep = ["number", "state", "val_accuracy", "duration"]
+    if known and (front_only or len(names) > 1):
+        frame, names = _with_front(study, frame, objectives, front_only)
+    keep = ["number", "state", *names, "duration"]
     keep += sorted(study.trials[0].distributions) if study.trials else []
     keep += [c for c in _USER_COLUMNS if c in frame.columns]
     return frame[[c for c in keep if c in frame.columns]]
 
 
+def _with_front(
+    study: optuna.Study, frame: pd.DataFrame, objectives: Sequence[str], front_only: bool
+) -> tuple[pd.DataFrame, list[str]]:
+    """The frame with its size column (a count: whole numbers) and ``front``; with
+    ``front_only``, the front's rows alone, smallest first."""
+    from study.objectives import pareto_front, size_objective, trial_points
+
+    size = size_objective(objectives)
+    points = trial_points(study, objectives)
+    front = [p.number for p in pareto_front(points)]
+    if len(objectives) == 1:  # sizes from the trials' records, as the front has them
+        frame[size] = frame["number"].map({p.number: p.size for p in points})
+    frame[size] = frame[size].astype("float64").round().astype("Int64")
+    frame["front"] = frame["number"].isin(front)
+    if front_only:
+        order = {number: rank for rank, number in enumerate(front)}
+        frame = frame[frame["front"]].sort_values("number", key=lambda n: n.map(order))
+    return frame, ["val_accuracy", size, "front"]
+
+
 def format_trials_table(table: pd.DataFrame) -> str:
-    """``trials_table`` for a terminal: a dash where a trial has no value (pruned)."""
+    """``trials_table`` for a terminal: a dash where a trial has no value (pruned), and a
+    star on the front's trials."""
     shown = table.astype(object).where(table.notna(), "-")  # a pruned trial has no value
+    if "front" in table.columns:
+        shown["front"] = table["front"].map({True: "*", False: ""})
     return str(shown.to_string(index=False)) if len(table) else "no trials yet"
 
 

@@ -21,6 +21,7 @@ from study.devices import check_devices, gpu_count, worker_environment
 from study.errors import StudyError
 from study.faults import RunGuard, tolerate_missed_heartbeats
 from study.masking import mask_url
+from study.objectives import pareto_front, trial_points
 from study.paths import check_writable_folder
 from study.progress import QUIET, VERBOSE, Progress, header, next_commands
 from study.provenance import versions
@@ -248,5 +249,8 @@ def run(
         code = 0
     print(summarize_best(study), file=out)
     if settings.verbosity > QUIET and best_trial_or_none(study) is not None:
-        print("next:\n" + "\n".join(f"  {line}" for line in next_commands(settings)), file=out)
+        several = len(settings.objectives) > 1  # no single best: the commands name the front
+        front = pareto_front(trial_points(study, settings.objectives)) if several else []
+        lines = next_commands(settings, front)
+        print("next:\n" + "\n".join(f"  {line}" for line in lines), file=out)
     return code

@@ -49,6 +49,59 @@ def finished_study() -> FinishedStudy:
     return _finished_study
 
 
+FrontStudy = Callable[..., optuna.Study]
+
+
+def _front_study(
+    url: str,
+    name: str,
+    results_dir: Path,
+    points: list[tuple[float, int] | str],
+    objectives: tuple[str, ...] = ("accuracy", "params"),
+    model: bytes = b"model",
+) -> optuna.Study:
+    """Adds a study made as ``run --objectives`` makes it (its manifest and metric names), with
+    one trial per point: ``(val_accuracy, size)`` completed, with ``model``'s bytes as its model
+    file and ``size`` as its parameters too, or a state's name (``"PRUNED"``, ``"FAIL"``).
+    With ``objectives=("accuracy",)``, a single-objective study whose trials record the sizes
+    as their parameters."""
+    from study.objectives import directions, metric_names
+
+    study = optuna.create_study(study_name=name, storage=url, directions=directions(objectives))
+    manifest = {"created": "2026-01-01T00:00:00+0000", "objectives": list(objectives)}
+    study.set_user_attr("manifest", manifest)
+    study.set_metric_names(metric_names(objectives))
+    store = results_dir / "artifacts"
+    store.mkdir(parents=True, exist_ok=True)
+    distributions = {"dropout_rate": optuna.distributions.FloatDistribution(0, 0.5)}
+    for number, point in enumerate(points):
+        params = {"dropout_rate": number / 100}
+        if isinstance(point, str):
+            state = optuna.trial.TrialState[point]
+            trial = optuna.trial.create_trial(
+                state=state, params=params, distributions=distributions
+            )
+        else:
+            accuracy, size = point
+            artifact_id = str(uuid.uuid4())
+            (store / artifact_id).write_bytes(model)
+            trial = optuna.trial.create_trial(
+                values=[accuracy, size][: len(objectives)],
+                params=params,
+                distributions=distributions,
+                user_attrs={"model_artifact_id": artifact_id, "best_epoch": 0, "n_params": size},
+            )
+        study.add_trial(trial)
+    return study
+
+
+@pytest.fixture(scope="session")
+def front_study() -> FrontStudy:
+    """``front_study(url, name, results_dir, points, objectives=("accuracy", "params"),
+    model=b"model")``: see above."""
+    return _front_study
+
+
 def tree(root: Path) -> dict[str, object]:
     """Every entry under ``root``, links not followed: a file's bytes, a link's target, or
     "folder"."""

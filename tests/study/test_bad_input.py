@@ -170,6 +170,12 @@ CASES = [
     (["report", *RES, "--no-pdf", "--out", "afile/out"], 1, "cannot write the report folder"),
     (["trials", *RES, "--csv", "afile/trials.csv"], 1, "cannot write the CSV file"),
     (["trials", *RES, "--csv", "res"], 1, "it is a folder"),
+    (["trials", *RES, "--json", "afile/trials.json"], 1, "cannot write the JSON file"),
+    # Choosing the trial to export: refused before the earlier export is touched.
+    (["export", *RES, "--smallest-above", "1.5"], 2, "--smallest-above 1.5: give the"),
+    (["export", *RES, "--trial", "0", "--smallest-above", "0.5"], 2, "give only one"),
+    (["export", *RES, "--trial", "7"], 2, "has no trial 7"),
+    (["export", *RES, "--smallest-above", "0.999"], 2, "no trial on the front reaches"),
     (["evaluate", "--model", MODEL, "--json", "afile/e.json"], 1, "cannot write the JSON"),
     (["bench", "--quick", "--json", "afile/bench.json"], 1, "cannot write the JSON"),
     (["bench", *PEERS, "--json", "afile/peers.json"], 1, "cannot write the JSON"),

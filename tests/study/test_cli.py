@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -328,3 +329,23 @@ def test_resuming_with_another_sampler_says_so_in_the_header(tmp_path, capsys):
     )
     manifest = study.user_attrs["manifest"]
     assert (manifest["sampler"], manifest["pruner"]) == ("tpe", "hyperband")  # as created
+
+
+@pytest.mark.slow
+def test_a_multi_objective_run_ends_with_commands_that_list_and_export_its_front(tmp_path, capsys):
+    argv = ["run", *TINY, "--objectives", "accuracy,params", "--pruner", "none"]
+    assert main([*argv, *_where(tmp_path)]) == 0
+    tail = capsys.readouterr().out.split("next:\n", 1)[1].splitlines()
+    commands = [line.split("#")[0].split()[1:] for line in tail]
+    assert [c[0] for c in commands] == ["dashboard", "trials", "export", "report"]
+    assert commands[1][:2] == ["trials", "--front"]
+    assert commands[2][:2] == ["export", "--smallest-above"]
+    # The commands shown work as they are.
+    assert main(commands[1]) == 0
+    front = capsys.readouterr().out.splitlines()
+    assert front[0].split()[2:5] == ["val_accuracy", "params", "front"]
+    assert main([*commands[2], "--out", str(tmp_path / "export")]) == 0
+    record = json.loads((tmp_path / "export" / "best_model.json").read_text())
+    assert record["chosen"]["by"] == "smallest_above"
+    assert record["objective_values"]["params"] == record["n_params"]
+    assert str(record["trial_number"]) in [line.split()[0] for line in front[1:]]

@@ -113,3 +113,20 @@ def test_delete_study_of_a_missing_study_names_the_existing_ones(tmp_path, capsy
     assert main(["delete-study", "--study-name", "other", "--yes", *_where(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "no study 'other'" in err and "'mine'" in err
+
+
+def test_a_multi_objective_study_shows_its_most_accurate_trial(tmp_path, storage_url, front_study):
+    # Optuna's summary has no best trial for several objectives; the front's top is listed.
+    front_study(storage_url, "mo", tmp_path, [(0.8, 60_000), "PRUNED", (0.86, 90_000)])
+    front_study(storage_url, "none-yet", tmp_path, ["FAIL"])
+    plain = optuna.create_study(
+        study_name="plain", storage=storage_url, directions=["minimize", "minimize"]
+    )
+    plain.add_trial(optuna.trial.create_trial(values=[3.0, 4.0]))
+    rows = {row.name: row for row in list_studies(storage_url)}
+    assert rows["mo"].best_value == 0.86
+    assert rows["none-yet"].best_value is None
+    assert rows["plain"].best_value is None  # its values measure who knows what
+    table = format_studies(list(rows.values())).splitlines()
+    assert table[1].startswith("mo ") and "0.8600" in table[1]
+    assert table[3].startswith("plain ") and " - " in table[3]

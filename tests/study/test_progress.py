@@ -9,6 +9,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from study.objectives import Point, smallest_above
 from study.progress import QUIET, VERBOSE, Progress, header, next_commands, resumed_with_other
 from study.settings import RunSettings
 
@@ -68,6 +69,35 @@ def test_next_commands_carry_only_the_places_that_are_not_the_defaults():
     assert [c.split()[1] for c in commands] == ["dashboard", "export", "report"]
     for command in commands:
         assert "--study-name mine --storage sqlite:///x.db --results-dir 'out dir'" in command
+
+
+@pytest.mark.parametrize(
+    ("front", "accuracy"),
+    [
+        ([Point(0, 0.86, 6e4), Point(1, 0.905, 9e4)], "0.9"),  # the front reaches 0.9
+        ([Point(0, 0.70, 1e3), Point(1, 0.86, 1e4), Point(2, 0.87, 1e6)], "0.86"),  # its knee
+        ([Point(0, 0.8199999928474426, 6e4)], "0.81"),  # rounded down: the command works
+    ],
+)
+def test_a_multi_objective_run_ends_with_the_front_and_an_export_of_a_point_on_it(front, accuracy):
+    settings = RunSettings(
+        objectives=("accuracy", "params"), pruner="none", study_name="mine", storage="sqlite:///x"
+    )
+    commands = next_commands(settings, front)
+    assert [c.split("#")[0].split() for c in commands] == [
+        ["lenet-study", *command, "--study-name", "mine", "--storage", "sqlite:///x"]
+        for command in (
+            ["dashboard"],
+            ["trials", "--front"],
+            ["export", "--smallest-above", accuracy],
+            ["report"],
+        )
+    ]
+    assert commands[2].endswith(
+        f"# the smallest model at or above val_accuracy {accuracy}, and its record"
+    )
+    front_accuracy = float(accuracy)
+    assert smallest_above(front, front_accuracy) is not None
 
 
 def _trial(number: int, value: float | None, state: TrialState = TrialState.COMPLETE):
