@@ -21,7 +21,7 @@ from study.options import devices as device_list
 from study.options import objectives as objective_list
 from study.options import seed as seed_number
 from study.paths import check_study_name
-from study.space import SPACES_DIR, SearchSpace, default_space, load_space
+from study.space import SPACES_DIR, SearchSpace, default_space, load_space, space_objectives
 
 PRESETS = ("default", "quick", "accurate", "pareto")
 SAMPLERS = ("tpe", "random")  # `run --sampler`; study.samplers makes them
@@ -233,7 +233,7 @@ class RunSettings:
         # Resolved once, here, so that workers, the manifest and the header see one value.
         objectives = self.objectives
         if objectives is None and self.space_file is not None:
-            objectives = load_space(self.space_file).objectives
+            objectives = space_objectives(self.space_file)
         objectives = objectives or SINGLE
         object.__setattr__(self, "objectives", objectives)
         several = len(objectives) > 1

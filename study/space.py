@@ -122,11 +122,7 @@ def parse_space(text: str, source: str = "space") -> SearchSpace:
             f"{source}: unknown section(s) {sorted(unknown)}; use objectives, params, fixed, "
             "limits, enqueue"
         )
-    objectives = document.get("objectives")
-    if objectives is not None:
-        if not isinstance(objectives, list) or not all(isinstance(o, str) for o in objectives):
-            raise UsageError(f'{source}: write objectives as a list, e.g. ["accuracy", "params"]')
-        objectives = parse_objectives(objectives, f"{source}: objectives")
+    objectives = _objectives(document.get("objectives"), source)
     known = searchable_fields()
     params = document.get("params", {})
     fixed = document.get("fixed", {})
@@ -214,6 +210,30 @@ def _check_values(space: SearchSpace, source: str) -> None:
             check(f"[params] {name} = {value!r}", {name: value})
     for number, point in enumerate(space.enqueue, 1):
         check(f"[[enqueue]] point {number}", point)
+
+
+def space_objectives(path: str | Path) -> tuple[str, ...] | None:
+    """The objectives a space file names, if any, read without checking the rest of the file
+    (which imports Keras): the settings need them before anything loads, even ``--help``.
+
+    Raises:
+        UsageError: the file cannot be read, is not TOML, or names bad objectives.
+    """
+    try:
+        document = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UsageError(f"cannot read search space {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    return _objectives(document.get("objectives"), str(path))
+
+
+def _objectives(objectives: Any, source: str) -> tuple[str, ...] | None:
+    if objectives is None:
+        return None
+    if not isinstance(objectives, list) or not all(isinstance(o, str) for o in objectives):
+        raise UsageError(f'{source}: write objectives as a list, e.g. ["accuracy", "params"]')
+    return parse_objectives(objectives, f"{source}: objectives")
 
 
 def load_space(path: str | Path) -> SearchSpace:
