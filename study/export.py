@@ -37,27 +37,12 @@ from study.files import discard, json_text, rename_into_place, temporary_path
 from study.objectives import ACCURACY, study_objectives
 from study.paths import check_folder_storage, check_writable_folder
 from study.provenance import cpu_model, versions
-from study.results import best_trial_or_none
 from study.storage import load_lenet_study, manifest_of
 from study.trial_record import TrialRecord
 
 MODEL_NAME = "best_model.keras"
 RECORD_NAME = "best_model.json"
 BEST = Choice()
-
-
-def best_completed_trial(study: optuna.Study) -> FrozenTrial:
-    """The completed trial with the highest validation accuracy.
-
-    Raises:
-        StudyError: no trial has completed yet.
-    """
-    best = best_trial_or_none(study)
-    if best is None:
-        raise StudyError(
-            f"study {study.study_name!r} has no completed trial yet; run `lenet-study run` first"
-        )
-    return best
 
 
 def fetch_trial_model(
@@ -206,7 +191,10 @@ def export_best(
 
 
 def load_best_model(
-    storage_url: str, study_name: str, results_dir: str | os.PathLike[str] = "results"
+    storage_url: str,
+    study_name: str,
+    results_dir: str | os.PathLike[str] = "results",
+    choice: Choice | None = None,
 ) -> keras.Model:
     """Loads the best trial's model straight from a study's storage and artifact store.
 
@@ -214,13 +202,17 @@ def load_best_model(
         storage_url: the study's SQLAlchemy URL, e.g. ``sqlite:///results/lenet-study.db``.
         study_name: the study's name.
         results_dir: the ``--results-dir`` the study ran with (holds ``artifacts/``).
+        choice: which trial, as ``export`` chooses it (``study.export_choice``); needed for a
+            study with a size objective, e.g. ``Choice("smallest_above", accuracy=0.9)``.
 
     Raises:
         StudyError: no such study, no completed trial, or its model file is missing or
             unusable.
+        UsageError: ``choice`` names no completed trial, or none is given for a study with a
+            size objective.
     """
     study = load_lenet_study(storage_url, study_name)
-    trial = best_completed_trial(study)
+    trial = choose_trial(study, choice or Choice(), study_objectives(manifest_of(study)))
     store = artifact_store(Path(results_dir))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"trial-{trial.number}.keras"

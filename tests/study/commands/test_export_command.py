@@ -152,3 +152,18 @@ def test_the_plain_refusal_names_the_command_that_lists_the_front(tmp_path, caps
     where = f"--storage sqlite:///{tmp_path / 'db.sqlite'} --results-dir {tmp_path}"
     assert f"`lenet-study trials --study-name 'my study' {where} --front`" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["artifacts", "db.sqlite"]
+
+
+def test_load_best_model_takes_the_exports_choice_and_needs_one_on_a_front(
+    tmp_path, front_study, model_bytes
+):
+    from study import load_best_model
+    from study.errors import UsageError
+    from study.export_choice import Choice
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    front_study(url, "mo", tmp_path, POINTS, model=model_bytes)
+    with pytest.raises(UsageError, match="no single best trial: choose one with --trial N"):
+        load_best_model(url, "mo", tmp_path)
+    model = load_best_model(url, "mo", tmp_path, Choice("trial", trial=0))
+    assert model.count_params() == 61_706  # the model file every trial of this study holds
