@@ -291,7 +291,8 @@ def _search(report: Report, study: optuna.Study, figure_html: FigureHTML, t: Lan
 
 
 # The top-trials columns that are not parameters, in the order shown, with their headers; the
-# end note and the per-epoch seconds are left out.
+# end note and the per-epoch seconds are left out, and a size objective's columns, which the
+# accuracy-size section shows (params repeats n params).
 _TRIAL_COLUMNS = {
     "number": N_("number"),
     "state": N_("state"),
@@ -301,7 +302,7 @@ _TRIAL_COLUMNS = {
     "epochs_run": N_("epochs run"),
     "n_params": N_("n params"),
 }
-_LEFT_OUT = ("end", "seconds_per_epoch")
+_LEFT_OUT = ("end", "seconds_per_epoch", "params", "macs", "front")
 
 
 def _states(t: Language) -> dict[str, str]:

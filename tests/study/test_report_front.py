@@ -31,7 +31,7 @@ from study.report.front import (
 from study.report.front_page import front
 from study.report.front_retrain import retrain_front_or_load
 from study.report.language import Language
-from study.report.render import SECTIONS, interactive_figure, page
+from study.report.render import SECTIONS, _top_trials, interactive_figure, page
 from study.report.retrain import (
     BASELINE_TRAIN,
     Candidate,
@@ -348,6 +348,8 @@ def test_optunas_plots_and_the_trials_table_take_the_accuracy_of_a_two_objective
     table = trials_table(mo)
     assert list(table.columns).count("val_accuracy") == 1
     assert table["val_accuracy"].tolist() == [p[0] for p in POINTS]
+    top = _top_trials(table, Language("en"))
+    assert "front" not in top and "params=" not in top  # the size columns are not parameters
 
 
 NAME = "lenet5-fashion-mnist"
