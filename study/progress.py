@@ -159,10 +159,11 @@ def next_commands(settings: RunSettings, front: Sequence[Point] = ()) -> list[st
 
 def export_threshold(front: Sequence[Point]) -> float:
     """The accuracy ``export --smallest-above`` is shown with: 0.9 if the front reaches it,
-    else the knee's accuracy rounded down to a hundredth, so the command shown works."""
-    point = knee(front)
-    if point is None or front[-1].accuracy >= EXPORT_ACCURACY:
+    else the knee's (or, with no knee, the most accurate trial's) accuracy rounded down to a
+    hundredth, so the command shown works."""
+    if not front or front[-1].accuracy >= EXPORT_ACCURACY:
         return EXPORT_ACCURACY
+    point = knee(front) or front[-1]
     return max(math.floor(point.accuracy * 100) / 100, 0.01)
 
 

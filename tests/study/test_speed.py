@@ -76,14 +76,17 @@ def test_speed_on_jax_never_imports_tensorflow(tmp_path, fresh_python):
     assert fresh_python(code, "jax").split() == ["0", "False", "jax"]
 
 
+_LIMIT_SECTIONS = "bench peers or bench front or bench speed"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--rounds", "2"], "--rounds: only with bench speed or bench predict"),
-        (["--train-limit", "100"], "--train-limit: only with bench peers or bench speed"),
+        (["--train-limit", "100"], f"--train-limit: only with {_LIMIT_SECTIONS}"),
         (["speed", "--budget", "10"], "--budget: only with bench peers"),
         (["--section", "peers", "--rounds", "2"], "--rounds: only with bench speed"),
-        (["predict", "--train-limit=5"], "--train-limit: only with bench peers or bench speed"),
+        (["predict", "--train-limit=5"], f"--train-limit: only with {_LIMIT_SECTIONS}"),
     ],
 )
 def test_options_of_another_section_exit_2_before_any_work(argv, message, capsys):
