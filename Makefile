@@ -58,7 +58,8 @@ accurate: setup
 	$(BIN)/lenet-study report --study-name accurate
 
 # The accuracy-size study (docs/results.md): the pareto space, 40 minutes of new trials, the
-# smallest model on its front at 90 % validation accuracy or more, and the report with the front.
+# smallest model on its front at 90 % validation accuracy or more, and the report with the
+# front; about an hour on 2 cores.
 pareto: setup
 	$(BIN)/lenet-study run --preset pareto --study-name pareto
 	$(BIN)/lenet-study export --study-name pareto --smallest-above 0.9
