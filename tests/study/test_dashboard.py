@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -51,6 +53,18 @@ def _lenet_study(*argv: str, **kwargs) -> subprocess.Popen:
     )
 
 
+def _wait_until_listening(url: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            _get(url)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 @dataclass
 class Watched:
     """A tiny study run while its dashboard served it, and what the polls saw."""
@@ -79,10 +93,12 @@ def watched(tmp_path_factory):
         run = _lenet_study(
             "run", "--quick", "--n-trials", str(N_TRIALS), "--epochs", "1", "--workers", "1",
             *where,
-            stdout=subprocess.PIPE, stderr=run_err,
+            stdout=subprocess.PIPE, stderr=run_err, start_new_session=True,
         )  # fmt: skip
         first = run.stdout.readline()  # printed once the study exists, before any trial
         assert "earlier trials" in first, (folder / "run.err").read_text()[-2000:]
+        # Held until the dashboard listens: on a loaded machine the tiny study could end first.
+        os.killpg(run.pid, signal.SIGSTOP)
         server = _lenet_study(
             "dashboard", "--port", str(port), *where, stdout=subprocess.PIPE, stderr=d_err
         )
@@ -91,13 +107,11 @@ def watched(tmp_path_factory):
             assert url, (folder / "dashboard.err").read_text()[-2000:]
             study_id = int(url.group(1))
             base_url = f"http://127.0.0.1:{port}"
+            _wait_until_listening(f"{base_url}/api/studies/{study_id}")
+            os.killpg(run.pid, signal.SIGCONT)
             polls, seen = 0, []
             while run.poll() is None:
-                try:
-                    detail = _get(f"{base_url}/api/studies/{study_id}")
-                except OSError:  # not listening yet
-                    time.sleep(0.2)
-                    continue
+                detail = _get(f"{base_url}/api/studies/{study_id}")
                 if run.poll() is None:
                     polls += 1
                 seen.append(len(detail["trials"]))
@@ -105,11 +119,7 @@ def watched(tmp_path_factory):
             # optuna-dashboard caches a study's trials for 2 s: wait until it shows the end.
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                try:
-                    detail = _get(f"{base_url}/api/studies/{study_id}")
-                except OSError:  # a loaded machine can start the server after the study ends
-                    time.sleep(0.5)
-                    continue
+                detail = _get(f"{base_url}/api/studies/{study_id}")
                 states = [t["state"] for t in detail["trials"]]
                 if len(states) == N_TRIALS and "Running" not in states:
                     break
@@ -125,7 +135,8 @@ def watched(tmp_path_factory):
                 seen,
             )
         finally:
-            run.kill()
+            with contextlib.suppress(ProcessLookupError):  # its group ended with it
+                os.killpg(run.pid, signal.SIGKILL)
             server.terminate()
             server.wait(timeout=30)
 
