@@ -25,6 +25,7 @@ from lenet import (
     TrainingDiverged,
     TrainResult,
     clear_session,
+    count_macs,
     count_params,
     evaluate_model,
     train,
@@ -80,7 +81,7 @@ class Objective:
             {**self.space.fixed, **suggest(trial, self.space)}, self.base_model, self.base_train
         )
         n_params = count_params(model_config)
-        TrialRecord(n_params=n_params).write(trial)
+        TrialRecord(n_params=n_params, n_macs=count_macs(model_config)).write(trial)
         size = size_of(self.objectives[1], model_config) if len(self.objectives) > 1 else None
         if self.space.max_params is not None:
             # A constraint, not just a pruned trial: TPE ranks infeasible trials by how far

@@ -43,6 +43,8 @@ def trial_note(trial: FrozenTrial) -> str:
         )
     if record.n_params is not None:
         facts.append(f"{record.n_params:,} parameters")
+    if record.n_macs is not None:
+        facts.append(f"{record.n_macs:,} MACs per image")
     if record.seconds_per_epoch is not None:
         facts.append(f"{record.seconds_per_epoch:.1f} s per epoch")
     if facts:

@@ -110,6 +110,7 @@ class TrialRecord:
     """
 
     n_params: int | None = None  # the model's parameters, recorded before training
+    n_macs: int | None = None  # its multiply-accumulates per image, recorded with n_params
     seed: int | None = None  # the trial's training seed: the study's seed + trial number
     worker: str | None = None  # host:pid of the process that ran the trial
     backend: str | None = None  # the Keras backend it trained on: tensorflow or jax

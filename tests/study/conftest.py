@@ -62,7 +62,7 @@ def _front_study(
 ) -> optuna.Study:
     """Adds a study made as ``run --objectives`` makes it (its manifest and metric names), with
     one trial per point: ``(val_accuracy, size)`` completed, with ``model``'s bytes as its model
-    file and ``size`` as its parameters too, or a state's name (``"PRUNED"``, ``"FAIL"``).
+    file and ``size`` as its parameters and MACs too, or a state's name (``"PRUNED"``, ``"FAIL"``).
     With ``objectives=("accuracy",)``, a single-objective study whose trials record the sizes
     as their parameters."""
     from study.objectives import directions, metric_names
@@ -89,7 +89,12 @@ def _front_study(
                 values=[accuracy, size][: len(objectives)],
                 params=params,
                 distributions=distributions,
-                user_attrs={"model_artifact_id": artifact_id, "best_epoch": 0, "n_params": size},
+                user_attrs={
+                    "model_artifact_id": artifact_id,
+                    "best_epoch": 0,
+                    "n_params": size,
+                    "n_macs": size,  # as a run records both sizes, whichever it optimizes
+                },
             )
         study.add_trial(trial)
     return study
@@ -241,6 +246,7 @@ def _pareto_study(url: str, name: str = "pareto") -> optuna.Study:
         }
         TrialRecord(
             n_params=size or 20_000,
+            n_macs=7 * (size or 20_000),
             seed=trial.number,
             history=history,
             epochs_run=len(curve),

@@ -37,6 +37,7 @@ def test_one_real_trial_returns_its_best_epoch_and_keeps_its_model(small_splits,
     assert trial.value == max(history["val_accuracy"]) > 0.5
     assert trial.user_attrs["best_epoch"] == 1 + history["val_accuracy"].index(trial.value)
     assert trial.user_attrs["n_params"] == 61_706
+    assert trial.user_attrs["n_macs"] == 416_520  # the classic LeNet-5's, as GOOD is
     assert trial.user_attrs["epochs_run"] == 2
     assert trial.user_attrs["worker_rss_mib"] > 100  # TensorFlow alone takes more
     assert trial.user_attrs["end"] == "completed"

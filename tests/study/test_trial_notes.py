@@ -25,7 +25,10 @@ def test_every_trial_of_a_multi_objective_study_gets_its_note(storage_url, paret
         assert get_note(optuna.Trial(study, trial._trial_id)) == trial_note(trial)
     notes = [trial_note(t) for t in study.trials]
     assert "### Trial 1: completed" in notes[1]
-    assert "best val_accuracy **0.9000** at epoch 3 of 3 run, 100,000 parameters" in notes[1]
+    assert (
+        "best val_accuracy **0.9000** at epoch 3 of 3 run, 100,000 parameters, "
+        "700,000 MACs per image"
+    ) in notes[1]
     assert "best val_accuracy **0.8800** at epoch 2 of 3 run, 1,000 parameters" in notes[2]
     assert "### Trial 3: pruned at epoch 2" in notes[3]
     assert all("| c1_filters |" in note for note in notes)

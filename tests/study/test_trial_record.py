@@ -30,6 +30,7 @@ _GETTERS = {"get_trial_user_attrs", "get_study_user_attrs"}
 
 FULL = TrialRecord(
     n_params=61_706,
+    n_macs=416_520,
     seed=42,
     worker="host:123",
     backend="tensorflow",
@@ -48,9 +49,9 @@ FULL = TrialRecord(
 def test_every_key_earlier_versions_stored_is_still_a_field():
     # Renaming or dropping a field would leave every existing database's attribute unread.
     stored = {
-        "n_params", "seed", "worker", "backend", "warmup_epochs", "history", "epochs_run",
-        "seconds_per_epoch", "worker_rss_mib", "best_epoch", "val_confusion", "end",
-        "model_artifact_id",
+        "n_params", "n_macs", "seed", "worker", "backend", "warmup_epochs", "history",
+        "epochs_run", "seconds_per_epoch", "worker_rss_mib", "best_epoch", "val_confusion",
+        "end", "model_artifact_id",
     }  # fmt: skip
     assert stored <= {f.name for f in fields(TrialRecord)}
 
