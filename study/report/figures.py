@@ -91,7 +91,25 @@ def search_plot(study: optuna.Study, name: str, t: Language | None = None) -> go
             marker_colorbar_title_text=t.gettext("Trial"),
             name=t.gettext("Trial"),
         )
+        _name_slice_choices(figure, t)
     return _sized(figure, t, width=WIDTH, height=height, title=None, margin={"t": 30})
+
+
+def _name_slice_choices(figure: go.Figure, t: Language) -> None:
+    """Optuna places a categorical parameter's points at its choices' ``repr`` ('relu', True):
+    the labels, quotes gone and true/false in the report's language."""
+
+    def label(choice: object) -> object:
+        if not isinstance(choice, str):
+            return choice  # a numerical parameter's value
+        return _tick(t, choice[1:-1] if choice[:1] == choice[-1:] == "'" else choice)
+
+    for trace in figure.data:
+        if trace.x is not None:
+            trace.x = [label(x) for x in trace.x]
+    for axis in figure.select_xaxes():
+        if axis.categoryarray is not None:
+            axis.categoryarray = [label(c) for c in axis.categoryarray]
 
 
 def _tick(t: Language, text: str) -> str:

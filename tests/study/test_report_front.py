@@ -402,3 +402,28 @@ def test_the_parallel_coordinates_name_true_false_choices_in_spanish():
         )
     notes = {a.text for a in search_plot(flags, "parallel", Language("es")).layout.annotations}
     assert {"sí", "no"} <= notes and not {"True", "False"} & notes
+
+
+def test_the_slice_plots_label_choices_plainly_and_true_false_in_spanish():
+    choices = optuna.create_study(direction="maximize")
+    distributions = {
+        "batch_norm": CategoricalDistribution([True, False]),
+        "activation": CategoricalDistribution(["relu", "tanh"]),
+    }
+    for value, flag, activation in (
+        (0.5, True, "relu"),
+        (0.6, False, "tanh"),
+        (0.7, True, "relu"),
+    ):
+        choices.add_trial(
+            optuna.trial.create_trial(
+                value=value,
+                params={"batch_norm": flag, "activation": activation},
+                distributions=distributions,
+            )
+        )
+    figure = search_plot(choices, "slice", Language("es"))
+    placed = {x for trace in figure.data for x in trace.x}
+    assert placed == {"sí", "no", "relu", "tanh"}
+    axes = [figure.layout[a] for a in figure.layout if a.startswith("xaxis")]
+    assert sorted(tuple(a.categoryarray) for a in axes) == [("relu", "tanh"), ("sí", "no")]
