@@ -97,12 +97,10 @@ def search_plot(study: optuna.Study, name: str, t: Language | None = None) -> go
 
 def _name_slice_choices(figure: go.Figure, t: Language) -> None:
     """Optuna places a categorical parameter's points at its choices' ``repr`` ('relu', True):
-    the labels, quotes gone and true/false in the report's language."""
+    the labels as ``_tick`` writes them."""
 
     def label(choice: object) -> object:
-        if not isinstance(choice, str):
-            return choice  # a numerical parameter's value
-        return _tick(t, choice[1:-1] if choice[:1] == choice[-1:] == "'" else choice)
+        return _tick(t, choice) if isinstance(choice, str) else choice  # else a number
 
     for trace in figure.data:
         if trace.x is not None:
@@ -114,9 +112,12 @@ def _name_slice_choices(figure: go.Figure, t: Language) -> None:
 
 def _tick(t: Language, text: str) -> str:
     """A tick label Optuna formatted itself: its numbers in the report's marks, booleans as
-    words, "-" for a parameter the trial did not have."""
+    words, a string choice without the quotes of its ``repr``, "-" for a parameter the trial
+    did not have."""
     if text == OPTUNA_MISSING:
         return "-"
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        text = text[1:-1]
     if text in ("True", "False"):  # a true/false parameter's choices
         return t.pgettext("boolean", text)
     if re.fullmatch(r"-?\d+(\.\d+)?(e[-+]?\d+)?", text):
